@@ -1,0 +1,60 @@
+"""``python -m k8ssnap.devenv up|down|status``: the local environment for people.
+
+``up`` prints the kubeconfig of each cluster, the S3 endpoint and its keys;
+``down`` stops everything. The folder defaults to ``.devenv`` in the current
+directory (``--dir`` changes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from k8ssnap.devenv import env
+
+
+def _describe(info: env.EnvironmentInfo) -> str:
+    lines = [f"local environment up in {info.startup_seconds:.1f} s (folder {info.folder})", ""]
+    for name, cluster in info.clusters.items():
+        lines.append(f"cluster {name}: {cluster.server}")
+        lines.append(f"  export KUBECONFIG={cluster.kubeconfig}")
+        lines.append(f"  {info.kubectl} --kubeconfig {cluster.kubeconfig} get namespaces")
+    lines += [
+        "",
+        f"S3 endpoint: {info.s3.endpoint}  bucket: {info.s3.bucket}  region: {info.s3.region}",
+        f"  access key: {info.s3.access_key}",
+        f"  secret key: {info.s3.secret_key}",
+        "",
+        f"stop it all with: python -m k8ssnap.devenv down --dir {info.folder}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``k8ssnap-devenv`` command."""
+    parser = argparse.ArgumentParser(prog="k8ssnap-devenv", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status", "build"])
+    parser.add_argument("--dir", type=Path, default=Path(".devenv"), help="state and log folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    folder = args.dir.resolve()
+    environment = env.Environment(folder)
+    if args.command == "up":
+        print(_describe(environment.up()))
+    elif args.command == "down":
+        environment.down()
+        print(f"stopped the environment in {folder}")
+    elif args.command == "build":
+        from k8ssnap.devenv import build
+
+        for component, path in build.ensure_all().items():
+            print(f"{component}: {path}")
+    else:
+        print(_describe(env.load(folder)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

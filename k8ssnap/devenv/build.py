@@ -1,0 +1,145 @@
+"""Building kube-apiserver, kube-controller-manager, kubectl and etcd from Go modules.
+
+The recipe (verified here, see docs/local-environment.md): ``go install`` refuses
+``k8s.io/kubernetes`` because its go.mod points the staging modules at
+``./staging``; a small wrapper module of our own (``tools/k8s-bins``) requires
+the release and replaces each staging module with its published ``v0.Y.Z``.
+etcd has the same problem and its own wrapper (``tools/etcd-bin``), kept apart
+so the two dependency graphs never mix.
+
+Binaries are built into a temporary folder next to the cache entry and moved
+into place only when all of them exist, under a file lock, so an interrupted
+or concurrent build never leaves a half-filled cache entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from k8ssnap.devenv import cache, versions
+
+log = logging.getLogger(__name__)
+
+KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl")
+ETCD_BINARIES = ("etcd",)
+
+
+class BuildError(RuntimeError):
+    """A build failed; the message carries the command and its output tail."""
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"GOWORK": "off", "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"})
+    return env
+
+
+def _version_ldflags(version: str) -> str:
+    major, minor = version.lstrip("v").split(".")[:2]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    flags = ["-s", "-w"]
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {pkg}.gitVersion={version}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitTreeState=clean",
+            f"-X {pkg}.gitCommit=unknown",
+            f"-X {pkg}.buildDate={stamp}",
+        ]
+    return " ".join(flags)
+
+
+def _run(cmd: list[str], *, cwd: Path, log_file: Path) -> None:
+    log.info("building: %s", " ".join(cmd))
+    with log_file.open("ab") as out:
+        proc = subprocess.run(
+            cmd, check=False, cwd=cwd, env=_go_env(), stdout=out, stderr=subprocess.STDOUT
+        )
+    if proc.returncode != 0:
+        tail = log_file.read_text(errors="replace")[-3000:]
+        raise BuildError(f"{' '.join(cmd)} failed with exit {proc.returncode}:\n{tail}")
+
+
+def _complete(folder: Path, names: tuple[str, ...]) -> bool:
+    return all((folder / name).is_file() for name in names)
+
+
+def _build_into(
+    *,
+    module_dir: Path,
+    target: Path,
+    names: tuple[str, ...],
+    packages: list[str],
+    ldflags: str,
+    tags: str = "",
+) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = target.parent / f".{target.name}.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _complete(target, names):
+            return
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        log_file = target.parent / f"{target.name}.build.log"
+        started = time.monotonic()
+        try:
+            out = str(staging / names[0]) if len(names) == 1 else f"{staging}/"
+            cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", out]
+            if tags:
+                cmd += ["-tags", tags]
+            _run([*cmd, *packages], cwd=module_dir, log_file=log_file)
+            if not _complete(staging, names):
+                raise BuildError(f"build of {target.name} did not produce {names}")
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        log.info("built %s in %.0f s", target.name, time.monotonic() - started)
+
+
+def ensure_kubernetes(version: str = versions.KUBERNETES_VERSION) -> Path:
+    """Return the folder with kube-apiserver, kube-controller-manager and kubectl.
+
+    Builds them on the first call for ``version`` (minutes); later calls,
+    from any clone, return at once.
+    """
+    target = cache.bin_dir("kubernetes", version)
+    if not _complete(target, KUBE_BINARIES):
+        _build_into(
+            module_dir=cache.repo_root() / "tools" / "k8s-bins",
+            target=target,
+            names=KUBE_BINARIES,
+            packages=[f"k8s.io/kubernetes/cmd/{name}" for name in KUBE_BINARIES],
+            ldflags=_version_ldflags(version),
+            tags="selinux,notest,grpcnotrace",  # as the official release builds
+        )
+    return target
+
+
+def ensure_etcd(version: str = versions.ETCD_VERSION) -> Path:
+    """Return the folder with an etcd binary of ``version``, building it once."""
+    target = cache.bin_dir("etcd", version)
+    if not _complete(target, ETCD_BINARIES):
+        _build_into(
+            module_dir=cache.repo_root() / "tools" / "etcd-bin",
+            target=target,
+            names=ETCD_BINARIES,
+            packages=["go.etcd.io/etcd/server/v3"],
+            ldflags="-s -w",
+        )
+    return target
+
+
+def ensure_all() -> dict[str, Path]:
+    """Build (or find) every binary; returns the component folders."""
+    return {"etcd": ensure_etcd(), "kubernetes": ensure_kubernetes()}

@@ -1,0 +1,169 @@
+"""The whole local environment: clusters a and b, each with its own etcd, and S3.
+
+``Environment(folder).up()`` builds or finds the binaries, starts every
+server, and writes ``state.json`` into ``folder`` so that another process
+(the ``down`` command, a test, the demo) can find and stop them. Teardown is
+by process group. Logs stay in ``folder`` after a failed start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from k8ssnap.devenv import build, process
+from k8ssnap.devenv.cluster import ClusterInfo, ClusterProcesses, start_cluster
+from k8ssnap.devenv.s3 import S3Info, start_s3
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentInfo:
+    """Everything a client needs: kubeconfigs, servers, S3 endpoint and keys."""
+
+    folder: Path
+    clusters: dict[str, ClusterInfo]
+    s3: S3Info
+    kube_bin: Path
+    services: dict[str, process.Running]
+    startup_seconds: float
+
+    @property
+    def kubectl(self) -> Path:
+        return self.kube_bin / "kubectl"
+
+
+def _running_to_json(running: process.Running) -> dict[str, Any]:
+    data = asdict(running)
+    data["log"] = str(running.log)
+    return data
+
+
+def _running_from_json(data: dict[str, Any]) -> process.Running:
+    ready = process.ReadyCheck(**{**data["ready"], "accept": tuple(data["ready"]["accept"])})
+    return process.Running(
+        name=data["name"],
+        pgid=data["pgid"],
+        log=Path(data["log"]),
+        argv=tuple(data["argv"]),
+        ready=ready,
+    )
+
+
+def _save(info: EnvironmentInfo) -> None:
+    state = {
+        "clusters": {
+            name: {**asdict(c), "kubeconfig": str(c.kubeconfig), "ca_cert": str(c.ca_cert)}
+            for name, c in info.clusters.items()
+        },
+        "s3": asdict(info.s3),
+        "kube_bin": str(info.kube_bin),
+        "services": {name: _running_to_json(r) for name, r in info.services.items()},
+        "startup_seconds": info.startup_seconds,
+    }
+    path = info.folder / STATE_FILE
+    path.write_text(json.dumps(state, indent=2))
+    path.chmod(0o600)
+
+
+def load(folder: Path) -> EnvironmentInfo:
+    """Read the state of an environment started by :meth:`Environment.up`."""
+    state = json.loads((folder / STATE_FILE).read_text())
+    clusters = {
+        name: ClusterInfo(
+            **{**c, "kubeconfig": Path(c["kubeconfig"]), "ca_cert": Path(c["ca_cert"])}
+        )
+        for name, c in state["clusters"].items()
+    }
+    return EnvironmentInfo(
+        folder=folder,
+        clusters=clusters,
+        s3=S3Info(**state["s3"]),
+        kube_bin=Path(state["kube_bin"]),
+        services={name: _running_from_json(r) for name, r in state["services"].items()},
+        startup_seconds=state["startup_seconds"],
+    )
+
+
+class Environment:
+    """Starts and stops the local environment rooted at ``folder``."""
+
+    def __init__(self, folder: Path, *, clusters: tuple[str, ...] = ("a", "b")) -> None:
+        self.folder = folder
+        self.cluster_names = clusters
+
+    def up(self) -> EnvironmentInfo:
+        """Start everything (building binaries first if the cache lacks them)."""
+        started_at = time.monotonic()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if (self.folder / STATE_FILE).exists():
+            self.down()
+        bins = build.ensure_all()
+        services: dict[str, process.Running] = {}
+        clusters: dict[str, ClusterInfo] = {}
+        try:
+            s3, s3_running = start_s3(folder=self.folder / "s3")
+            services["s3"] = s3_running
+            for name in self.cluster_names:
+                cluster, procs = start_cluster(
+                    name=name,
+                    folder=self.folder / name,
+                    kube_bin=bins["kubernetes"],
+                    etcd_bin=bins["etcd"],
+                )
+                clusters[name] = cluster
+                services.update(_cluster_services(name, procs))
+        except BaseException:
+            for running in reversed(list(services.values())):
+                process.stop(running.pgid)
+            raise
+        info = EnvironmentInfo(
+            folder=self.folder,
+            clusters=clusters,
+            s3=s3,
+            kube_bin=bins["kubernetes"],
+            services=services,
+            startup_seconds=time.monotonic() - started_at,
+        )
+        _save(info)
+        return info
+
+    def down(self) -> None:
+        """Stop every server of the environment; logs and data stay in ``folder``."""
+        path = self.folder / STATE_FILE
+        if not path.exists():
+            return
+        info = load(self.folder)
+        for running in reversed(list(info.services.values())):
+            process.stop(running.pgid)
+        path.unlink()
+
+    def restart(self, service: str) -> process.Running:
+        """Restart one server identically (same ports and data), e.g. ``apiserver-a`` or ``s3``."""
+        info = load(self.folder)
+        running = process.restart(info.services[service])
+        _save(replace(info, services={**info.services, service: running}))
+        return running
+
+    def stop_service(self, service: str) -> None:
+        """Stop one server without forgetting how to start it again."""
+        process.stop(load(self.folder).services[service].pgid)
+
+    def start_service(self, service: str) -> process.Running:
+        """Start a server stopped by :meth:`stop_service`."""
+        return self.restart(service)
+
+
+def _cluster_services(name: str, procs: ClusterProcesses) -> dict[str, process.Running]:
+    return {
+        f"etcd-{name}": procs.etcd,
+        f"apiserver-{name}": procs.apiserver,
+        f"controller-manager-{name}": procs.controller_manager,
+    }

@@ -1,0 +1,241 @@
+"""S3 (and S3-compatible stores) through aiobotocore.
+
+Every call goes through :meth:`S3Store._call`, which maps failures once
+(:mod:`k8ssnap.store.s3errors`) and retries retriable ones with the
+configured :class:`k8ssnap.retry.Backoff`. Uploads stream in parts
+(:mod:`k8ssnap.store.multipart`); downloads stream in chunks and resume
+with a Range request after a dropped connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+from k8ssnap import errors, retry
+from k8ssnap.store import multipart, s3errors
+from k8ssnap.store.objectstore import StoredObject
+
+T = TypeVar("T")
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class S3Settings:
+    """How to reach a bucket. ``repr`` never shows the secret key."""
+
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+    region: str = "us-east-1"
+    insecure: bool = False
+    force_path_style: bool = True
+    ca_bundle: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"S3Settings(endpoint={self.endpoint!r}, bucket={self.bucket!r}, "
+            f"region={self.region!r})"
+        )
+
+    @property
+    def endpoint_url(self) -> str | None:
+        if not self.endpoint:
+            return None
+        if "://" in self.endpoint:
+            return self.endpoint
+        return ("http://" if self.insecure else "https://") + self.endpoint
+
+
+class S3Store:
+    """One bucket of an S3-compatible store. Create with :meth:`open`, then :meth:`close`."""
+
+    def __init__(self, settings: S3Settings, client: Any, stack: contextlib.AsyncExitStack) -> None:
+        self.bucket = settings.bucket
+        self.settings = settings
+        self._client = client
+        self._stack = stack
+        self.backoff = retry.Backoff(initial=0.5, max_elapsed=300.0)
+
+    @classmethod
+    async def open(cls, settings: S3Settings, *, max_connections: int = 16) -> S3Store:
+        """Create the client (no network traffic yet)."""
+        config = AioConfig(
+            s3={"addressing_style": "path" if settings.force_path_style else "auto"},
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=60,
+            max_pool_connections=max_connections,
+            signature_version="s3v4",
+        )
+        verify: bool | str = settings.ca_bundle or not settings.insecure
+        stack = contextlib.AsyncExitStack()
+        client = await stack.enter_async_context(
+            get_session().create_client(
+                "s3",
+                endpoint_url=settings.endpoint_url,
+                region_name=settings.region or "us-east-1",
+                aws_access_key_id=settings.access_key,
+                aws_secret_access_key=settings.secret_key,
+                config=config,
+                verify=verify,
+            )
+        )
+        return cls(settings, client, stack)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    async def _once(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await op()
+        except Exception as exc:
+            mapped = s3errors.map_error(exc, what=what, bucket=self.bucket)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        return await retry.retrying(lambda: self._once(what, op), backoff=self.backoff, what=what)
+
+    # -- bucket -------------------------------------------------------------
+
+    async def check(self) -> None:
+        await self._call(
+            f"HEAD bucket {self.bucket}", lambda: self._client.head_bucket(Bucket=self.bucket)
+        )
+
+    async def create_bucket(self) -> None:
+        async def op() -> None:
+            try:
+                await self._client.create_bucket(Bucket=self.bucket)
+            except self._client.exceptions.BucketAlreadyOwnedByYou:
+                return
+
+        await self._call(f"create bucket {self.bucket}", op)
+
+    # -- objects ------------------------------------------------------------
+
+    def upload(
+        self, key: str, *, metadata: Mapping[str, str], part_size: int = 8 << 20
+    ) -> multipart.MultipartUpload:
+        return multipart.MultipartUpload(
+            client=self._client, store=self, key=key, metadata=dict(metadata), part_size=part_size
+        )
+
+    async def put(self, key: str, data: bytes, *, metadata: Mapping[str, str]) -> StoredObject:
+        await self._call(
+            f"PUT {key}",
+            lambda: self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, Metadata=dict(metadata)
+            ),
+        )
+        return await self.head(key)
+
+    async def head(self, key: str) -> StoredObject:
+        resp = await self._call(
+            f"HEAD {key}", lambda: self._client.head_object(Bucket=self.bucket, Key=key)
+        )
+        return StoredObject(
+            key=key,
+            size=int(resp["ContentLength"]),
+            last_modified=_utc(resp["LastModified"]),
+            metadata=dict(resp.get("Metadata", {})),
+        )
+
+    async def get(self, key: str) -> bytes:
+        return b"".join([chunk async for chunk in self.download(key)])
+
+    async def download(self, key: str) -> AsyncIterator[bytes]:
+        """Stream ``key``; after a dropped connection, resume at the next byte."""
+        offset = 0
+        budget = retry.Backoff(initial=0.5, max_elapsed=self.backoff.max_elapsed)
+        delays = budget.delays()
+        while True:
+            try:
+                async for chunk in self._download_from(key, offset):
+                    offset += len(chunk)
+                    yield chunk
+            except errors.StoreRetriable:
+                await asyncio.sleep(next(delays))
+                continue
+            return
+
+    async def _download_from(self, key: str, offset: int) -> AsyncIterator[bytes]:
+        what = f"GET {key}"
+        extra = {"Range": f"bytes={offset}-"} if offset else {}
+        resp = await self._once(
+            what, lambda: self._client.get_object(Bucket=self.bucket, Key=key, **extra)
+        )
+        body = resp["Body"]
+        try:
+            while True:
+                chunk = await self._once(what, lambda: body.read(_CHUNK))
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            body.close()
+
+    async def list(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """Every key under ``prefix``, page by page (any number of keys)."""
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": 1000}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = await self._list_page(kwargs)
+            for item in page.get("Contents", []):
+                yield StoredObject(
+                    key=item["Key"],
+                    size=int(item["Size"]),
+                    last_modified=_utc(item["LastModified"]),
+                    metadata={},
+                )
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+
+    async def _list_page(self, kwargs: dict[str, Any]) -> Any:
+        return await self._call(
+            f"LIST {kwargs['Prefix']!r}", lambda: self._client.list_objects_v2(**kwargs)
+        )
+
+    async def delete(self, key: str) -> None:
+        await self._call(
+            f"DELETE {key}", lambda: self._client.delete_object(Bucket=self.bucket, Key=key)
+        )
+
+    async def abort_stale_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+        """Abort multipart uploads under ``prefix`` started before ``older_than``."""
+        resp = await self._call(
+            "LIST multipart uploads",
+            lambda: self._client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix),
+        )
+        aborted = 0
+        for upload in resp.get("Uploads", []):
+            if _utc(upload["Initiated"]) < older_than:
+                await self._abort_upload(key=str(upload["Key"]), upload_id=str(upload["UploadId"]))
+                aborted += 1
+        return aborted
+
+    async def _abort_upload(self, *, key: str, upload_id: str) -> None:
+        await self._call(
+            f"ABORT {key}",
+            lambda: self._client.abort_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id
+            ),
+        )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
