@@ -61,9 +61,7 @@ def _version_ldflags(version: str) -> str:
 def _run(cmd: list[str], *, cwd: Path, log_file: Path) -> None:
     log.info("building: %s", " ".join(cmd))
     with log_file.open("ab") as out:
-        proc = subprocess.run(
-            cmd, check=False, cwd=cwd, env=_go_env(), stdout=out, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.run(cmd, check=False, cwd=cwd, env=_go_env(), stdout=out, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         tail = log_file.read_text(errors="replace")[-3000:]
         raise BuildError(f"{' '.join(cmd)} failed with exit {proc.returncode}:\n{tail}")

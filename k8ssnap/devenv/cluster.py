@@ -80,9 +80,7 @@ def _start_etcd(*, etcd_bin: Path, folder: Path) -> tuple[process.Running, str]:
     return running, url
 
 
-def _apiserver_argv(
-    *, kube_bin: Path, folder: Path, pki: ClusterPki, port: int, etcd: str
-) -> list[str]:
+def _apiserver_argv(*, kube_bin: Path, folder: Path, pki: ClusterPki, port: int, etcd: str) -> list[str]:
     return [
         str(kube_bin / "kube-apiserver"),
         f"--etcd-servers={etcd}",
@@ -107,9 +105,7 @@ def _apiserver_argv(
     ]
 
 
-def _controller_manager_argv(
-    *, kube_bin: Path, folder: Path, pki: ClusterPki, port: int
-) -> list[str]:
+def _controller_manager_argv(*, kube_bin: Path, folder: Path, pki: ClusterPki, port: int) -> list[str]:
     return [
         str(kube_bin / "kube-controller-manager"),
         f"--kubeconfig={folder / 'admin.kubeconfig'}",

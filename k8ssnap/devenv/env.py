@@ -77,9 +77,7 @@ def load(folder: Path) -> EnvironmentInfo:
     """Read the state of an environment started by :meth:`Environment.up`."""
     state = json.loads((folder / STATE_FILE).read_text())
     clusters = {
-        name: ClusterInfo(
-            **{**c, "kubeconfig": Path(c["kubeconfig"]), "ca_cert": Path(c["ca_cert"])}
-        )
+        name: ClusterInfo(**{**c, "kubeconfig": Path(c["kubeconfig"]), "ca_cert": Path(c["ca_cert"])})
         for name, c in state["clusters"].items()
     }
     return EnvironmentInfo(

@@ -65,9 +65,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 def _sign(folder: Path, *, name: str, subject: str, ext: str) -> None:
     _openssl("genrsa", "-out", f"{name}.key", "2048", cwd=folder)
-    _openssl(
-        "req", "-new", "-key", f"{name}.key", "-subj", subject, "-out", f"{name}.csr", cwd=folder
-    )
+    _openssl("req", "-new", "-key", f"{name}.key", "-subj", subject, "-out", f"{name}.csr", cwd=folder)
     (folder / f"{name}.ext").write_text(ext)
     _openssl(
         "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
@@ -80,9 +78,7 @@ def make_cluster_pki(folder: Path, *, cluster: str) -> ClusterPki:
     """Create (or reuse, if complete) the PKI of one cluster in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     token_file = folder / "admin.token"
-    pki = ClusterPki(
-        folder=folder, token=token_file.read_text().strip() if token_file.exists() else ""
-    )
+    pki = ClusterPki(folder=folder, token=token_file.read_text().strip() if token_file.exists() else "")
     if pki.token and pki.admin_cert.exists() and pki.sa_pub.exists():
         return pki
     _openssl(

@@ -87,9 +87,7 @@ def launch(name: str, argv: list[str], *, log: Path, ready: ReadyCheck, timeout:
 def restart(running: Running, *, timeout: float = 180) -> Running:
     """Stop ``running`` and start the same command again (same ports, same data)."""
     stop(running.pgid)
-    return launch(
-        running.name, list(running.argv), log=running.log, ready=running.ready, timeout=timeout
-    )
+    return launch(running.name, list(running.argv), log=running.log, ready=running.ready, timeout=timeout)
 
 
 def start(name: str, argv: list[str], *, log: Path, ready: ReadyCheck) -> Running:
@@ -144,9 +142,7 @@ def tail(log: Path, chars: int = 4000) -> str:
         return ""
 
 
-def http_ok(
-    url: str, *, context: ssl.SSLContext | None = None, accept: tuple[int, ...] = (200,)
-) -> bool:
+def http_ok(url: str, *, context: ssl.SSLContext | None = None, accept: tuple[int, ...] = (200,)) -> bool:
     """Whether GET ``url`` answers with one of ``accept`` within 2 s."""
     try:
         with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310

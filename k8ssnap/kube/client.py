@@ -45,9 +45,7 @@ class KubeClient:
     work as well. Use as an async context manager, or call :meth:`close`.
     """
 
-    def __init__(
-        self, configuration: Configuration, *, max_connections: int, tmpdir: Path | None
-    ) -> None:
+    def __init__(self, configuration: Configuration, *, max_connections: int, tmpdir: Path | None) -> None:
         self._configuration = configuration
         self._rest = RESTClientObject(configuration, maxsize=max_connections)
         self._session: aiohttp.ClientSession = self._rest.pool_manager
@@ -73,9 +71,7 @@ class KubeClient:
             )
         except (ConfigException, KeyError, TypeError, ValueError) as exc:
             shutil.rmtree(tmpdir, ignore_errors=True)
-            raise errors.ConfigError(
-                f"the kubeconfig cannot be used: {type(exc).__name__}"
-            ) from None
+            raise errors.ConfigError(f"the kubeconfig cannot be used: {type(exc).__name__}") from None
         return cls(configuration, max_connections=max_connections, tmpdir=tmpdir)
 
     @classmethod
@@ -86,9 +82,7 @@ class KubeClient:
         configuration = Configuration()
         try:
             if path:
-                await kube_config.load_kube_config(
-                    config_file=path, client_configuration=configuration
-                )
+                await kube_config.load_kube_config(config_file=path, client_configuration=configuration)
             else:
                 incluster_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except ConfigException as exc:
@@ -175,17 +169,13 @@ class KubeClient:
     async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> JsonObj:
         """Apply a JSON merge patch to ``path``."""
         body = orjson.dumps(patch)
-        raw = await self.request(
-            "PATCH", path, body=body, content_type="application/merge-patch+json"
-        )
+        raw = await self.request("PATCH", path, body=body, content_type="application/merge-patch+json")
         parsed: JsonObj = orjson.loads(raw)
         return parsed
 
     async def delete(self, path: str, *, propagation: str = "Background") -> None:
         """DELETE ``path``; a missing object is not an error."""
-        body = orjson.dumps(
-            {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
-        )
+        body = orjson.dumps({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation})
         with contextlib.suppress(errors.NotFound):
             await self.request("DELETE", path, body=body)
 
@@ -204,9 +194,7 @@ class KubeClient:
                 server_hostname=self._rest.server_hostname,
             ) as resp:
                 if resp.status >= 300:
-                    raise errormap.from_response(
-                        status=resp.status, body=await resp.read(), what=what
-                    )
+                    raise errormap.from_response(status=resp.status, body=await resp.read(), what=what)
                 async for line in resp.content:
                     if line.strip():
                         event: JsonObj = orjson.loads(line)

@@ -86,9 +86,7 @@ async def discover(client: KubeClient) -> Discovery:
         if found is not None:
             by_group.setdefault(name, []).append(found)
     groups = tuple(
-        DiscoveredGroup(
-            name=name, preferred_version=preferred, versions=tuple(by_group.get(name, ()))
-        )
+        DiscoveredGroup(name=name, preferred_version=preferred, versions=tuple(by_group.get(name, ())))
         for name, preferred, _ in wanted
         if by_group.get(name)
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from k8ssnap import retry
 from k8ssnap.domain.paths import ApiResource, collection_path
 from k8ssnap.kube.client import KubeClient
 
@@ -31,6 +32,7 @@ async def list_pages(
     limit: int = 500,
     resource_version: str = "",
     exact: bool = False,
+    backoff: retry.Backoff | None = None,
 ) -> AsyncIterator[Page]:
     """Yield the pages of a cluster-wide LIST of ``resource``.
 
@@ -46,7 +48,7 @@ async def list_pages(
             query["resourceVersionMatch"] = "Exact"
     api_version, kind = resource.group_version, resource.kind
     while True:
-        body: dict[str, Any] = orjson.loads(await client.request("GET", path, query=query))
+        body = await _page(client, path, query, backoff)
         items: list[dict[str, Any]] = body.get("items") or []
         for item in items:
             item["apiVersion"] = api_version
@@ -57,6 +59,18 @@ async def list_pages(
         if not token:
             return
         query = {"limit": limit, "continue": str(token)}
+
+
+async def _page(
+    client: KubeClient, path: str, query: dict[str, str | int], backoff: retry.Backoff | None
+) -> dict[str, Any]:
+    async def fetch() -> dict[str, Any]:
+        parsed: dict[str, Any] = orjson.loads(await client.request("GET", path, query=query))
+        return parsed
+
+    if backoff is None:
+        return await fetch()
+    return await retry.retrying(fetch, backoff=backoff, what=f"LIST {path}")
 
 
 async def current_resource_version(client: KubeClient) -> str:

@@ -42,10 +42,7 @@ class S3Settings:
     ca_bundle: str | None = None
 
     def __repr__(self) -> str:
-        return (
-            f"S3Settings(endpoint={self.endpoint!r}, bucket={self.bucket!r}, "
-            f"region={self.region!r})"
-        )
+        return f"S3Settings(endpoint={self.endpoint!r}, bucket={self.bucket!r}, region={self.region!r})"
 
     @property
     def endpoint_url(self) -> str | None:
@@ -110,9 +107,7 @@ class S3Store:
     # -- bucket -------------------------------------------------------------
 
     async def check(self) -> None:
-        await self._call(
-            f"HEAD bucket {self.bucket}", lambda: self._client.head_bucket(Bucket=self.bucket)
-        )
+        await self._call(f"HEAD bucket {self.bucket}", lambda: self._client.head_bucket(Bucket=self.bucket))
 
     async def create_bucket(self) -> None:
         async def op() -> None:
@@ -135,16 +130,12 @@ class S3Store:
     async def put(self, key: str, data: bytes, *, metadata: Mapping[str, str]) -> StoredObject:
         await self._call(
             f"PUT {key}",
-            lambda: self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=data, Metadata=dict(metadata)
-            ),
+            lambda: self._client.put_object(Bucket=self.bucket, Key=key, Body=data, Metadata=dict(metadata)),
         )
         return await self.head(key)
 
     async def head(self, key: str) -> StoredObject:
-        resp = await self._call(
-            f"HEAD {key}", lambda: self._client.head_object(Bucket=self.bucket, Key=key)
-        )
+        resp = await self._call(f"HEAD {key}", lambda: self._client.head_object(Bucket=self.bucket, Key=key))
         return StoredObject(
             key=key,
             size=int(resp["ContentLength"]),
@@ -173,9 +164,7 @@ class S3Store:
     async def _download_from(self, key: str, offset: int) -> AsyncIterator[bytes]:
         what = f"GET {key}"
         extra = {"Range": f"bytes={offset}-"} if offset else {}
-        resp = await self._once(
-            what, lambda: self._client.get_object(Bucket=self.bucket, Key=key, **extra)
-        )
+        resp = await self._once(what, lambda: self._client.get_object(Bucket=self.bucket, Key=key, **extra))
         body = resp["Body"]
         try:
             while True:
@@ -206,14 +195,10 @@ class S3Store:
                 return
 
     async def _list_page(self, kwargs: dict[str, Any]) -> Any:
-        return await self._call(
-            f"LIST {kwargs['Prefix']!r}", lambda: self._client.list_objects_v2(**kwargs)
-        )
+        return await self._call(f"LIST {kwargs['Prefix']!r}", lambda: self._client.list_objects_v2(**kwargs))
 
     async def delete(self, key: str) -> None:
-        await self._call(
-            f"DELETE {key}", lambda: self._client.delete_object(Bucket=self.bucket, Key=key)
-        )
+        await self._call(f"DELETE {key}", lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
 
     async def abort_stale_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
         """Abort multipart uploads under ``prefix`` started before ``older_than``."""
@@ -231,9 +216,7 @@ class S3Store:
     async def _abort_upload(self, *, key: str, upload_id: str) -> None:
         await self._call(
             f"ABORT {key}",
-            lambda: self._client.abort_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id
-            ),
+            lambda: self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id),
         )
 
 

@@ -72,7 +72,5 @@ def map_error(exc: BaseException, *, what: str, bucket: str) -> errors.StoreErro
         | asyncio.TimeoutError
         | ConnectionError,
     ):
-        return errors.StoreRetriable(
-            f"cannot reach the object store during {what}: {type(exc).__name__}"
-        )
+        return errors.StoreRetriable(f"cannot reach the object store during {what}: {type(exc).__name__}")
     return None

@@ -1,0 +1,1 @@
+"""Entry points: the controller process, the ``k8ssnap`` CLI, the demo, /metrics."""

@@ -1,0 +1,204 @@
+"""Wiring of the controller process: informers, queues, reconcilers, leader election.
+
+Only the leader runs informers and workers, so two replicas never
+reconcile at once; a follower campaigns and takes over within the lease
+duration after the leader dies. On SIGTERM the process stops taking work,
+lets in-flight reconciles finish within the grace period, releases the
+lease, and exits. A snapshot cut off by the grace period stays InProgress
+and is taken again by the next leader (see :mod:`k8ssnap.controllers.snapshots`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from k8ssnap import errors
+from k8ssnap.api import constants
+from k8ssnap.app.flags import Flags
+from k8ssnap.controllers import housekeeping, objectstores
+from k8ssnap.controllers.context import Context, Settings
+from k8ssnap.controllers.events import EventRecorder
+from k8ssnap.controllers.restores import RestoreReconciler
+from k8ssnap.controllers.snapshots import SnapshotReconciler
+from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.listwatch import LeaseStore, ResourceListWatcher
+from k8ssnap.restore.engine import RestoreEngine
+from k8ssnap.runtime.controller import Controller, Requeue
+from k8ssnap.runtime.delaying import RateLimitingQueue
+from k8ssnap.runtime.informer import Informer
+from k8ssnap.runtime.leader import LeaderElectionConfig, LeaderElector
+from k8ssnap.runtime.metrics import Registry
+from k8ssnap.runtime.queuemetrics import RegistryQueueMetricsProvider
+from k8ssnap.runtime.source import ObjectKey, key_of
+from k8ssnap.snapshot.engine import SnapshotEngine
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "k8ssnap-controller"
+RESYNC_SECONDS = 300.0
+
+
+def settings_from(flags: Flags) -> Settings:
+    return Settings(
+        namespace=flags.namespace,
+        snapshot_threads=flags.snapshot_threads,
+        restore_threads=flags.restore_threads,
+        max_retry_elapsed=flags.max_retry_elapsed_sec,
+        insecure=flags.insecure,
+        create_bucket=flags.create_bucket,
+        housekeep_store=flags.housekeep_store,
+        restore_snapshots=flags.restore_snapshots,
+        validate_file_info=flags.validate_file_info,
+        housekeeping_interval=flags.housekeeping_interval,
+    )
+
+
+class Manager:
+    """Runs the controller until :meth:`run`'s task is cancelled."""
+
+    def __init__(self, *, kube: KubeClient, flags: Flags, registry: Registry | None = None) -> None:
+        self.kube = kube
+        self.flags = flags
+        self.settings = settings_from(flags)
+        self.registry = registry or Registry()
+        self.identity = f"{socket.gethostname()}-{os.getpid()}"
+        self._queue_metrics = RegistryQueueMetricsProvider(self.registry)
+        self.leading = False
+        self.synced = False
+        self.grace = 30.0
+
+    def ready(self) -> bool:
+        return self.synced or not self.leading
+
+    async def run(self) -> None:
+        await self._startup_checks()
+        if not self.flags.leader_elect:
+            await self._lead()
+            return
+        config = LeaderElectionConfig(
+            lease_name=LEASE_NAME, namespace=self.settings.namespace, identity=self.identity
+        )
+        elector = LeaderElector(config=config, client=LeaseStore(self.kube, self.settings.namespace))
+        while True:
+            await elector.run(self._lead, self._stopped_leading)
+            log.warning("lost leadership; campaigning again")
+
+    async def _stopped_leading(self) -> None:
+        self.leading = False
+        self.synced = False
+
+    async def _startup_checks(self) -> None:
+        try:
+            await self.kube.get(f"/api/v1/namespaces/{self.settings.namespace}")
+        except errors.NotFound:
+            raise errors.ConfigError(f"namespace {self.settings.namespace!r} does not exist") from None
+        for kind in constants.KINDS:
+            try:
+                await self.kube.get(
+                    f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{kind.crd_name}"
+                )
+            except errors.NotFound:
+                raise errors.ConfigError(
+                    f"CRD {kind.crd_name} is not installed: kubectl apply -f artifacts/crd.yaml"
+                ) from None
+
+    def _informer(self, kind: constants.ResourceKind) -> Informer:
+        source = ResourceListWatcher(self.kube, kind.path(self.settings.namespace))
+        return Informer(name=kind.plural, source=source, resync_period=RESYNC_SECONDS)
+
+    def _queue(self, name: str) -> RateLimitingQueue[ObjectKey]:
+        return RateLimitingQueue(name=name, metrics=self._queue_metrics)
+
+    async def _lead(self) -> None:
+        self.leading = True
+        log.info("leading as %s", self.identity)
+        informers = {kind.plural: self._informer(kind) for kind in constants.KINDS}
+        ctx = Context(
+            kube=self.kube,
+            settings=self.settings,
+            informers=informers,
+            events=EventRecorder(self.kube, namespace=self.settings.namespace, host=socket.gethostname()),
+            metrics=self.registry,
+            list_slots=asyncio.Semaphore(self.settings.snapshot_threads),
+        )
+        queues = {name: self._queue(name) for name in ("snapshots", "restores", "objectstoreconfigs")}
+        _enqueue_on_change(
+            informers["snapshots"],
+            queues["snapshots"],
+            also=(queues["objectstoreconfigs"], "objectstoreConfig"),
+        )
+        _enqueue_on_change(informers["restores"], queues["restores"])
+        _enqueue_on_change(informers["objectstoreconfigs"], queues["objectstoreconfigs"])
+        snapshots = SnapshotReconciler(ctx, SnapshotEngine(slots=ctx.list_slots))
+        restores = RestoreReconciler(ctx, RestoreEngine(concurrency=self.settings.restore_threads * 8))
+        controllers = [
+            self._controller("snapshots", queues, snapshots.reconcile, self.settings.snapshot_threads),
+            self._controller("restores", queues, restores.reconcile, self.settings.restore_threads),
+            self._controller("objectstoreconfigs", queues, lambda k: objectstores.reconcile(ctx, k), 1),
+        ]
+        async with asyncio.TaskGroup() as group:
+            for informer in informers.values():
+                group.create_task(informer.run(), name=f"informer-{informer.name}")
+            try:
+                await asyncio.gather(*(i.wait_for_sync() for i in informers.values()))
+                self.synced = True
+                keeper = housekeeping.Housekeeper(ctx)
+                if self.settings.restore_snapshots:
+                    await keeper.restore_snapshots()
+                tasks = [group.create_task(c.run(), name=f"controller-{c.name}") for c in controllers]
+                if self.settings.housekeep_store:
+                    tasks.append(group.create_task(keeper.run(), name="housekeeping"))
+                await asyncio.gather(*tasks)
+            finally:
+                await asyncio.gather(*(c.stop(self.grace) for c in controllers), return_exceptions=True)
+                for queue in queues.values():
+                    queue.shut_down()
+                raise asyncio.CancelledError
+
+    def _controller(
+        self,
+        name: str,
+        queues: dict[str, RateLimitingQueue[ObjectKey]],
+        reconcile: Callable[[ObjectKey], Awaitable[Requeue | None]],
+        workers: int,
+    ) -> Controller[ObjectKey]:
+        return Controller(
+            name=name, queue=queues[name], reconcile=reconcile, workers=workers, registry=self.registry
+        )
+
+
+def _enqueue_on_change(
+    informer: Informer,
+    queue: RateLimitingQueue[ObjectKey],
+    *,
+    also: tuple[RateLimitingQueue[ObjectKey], str] | None = None,
+) -> None:
+    """Handlers only enqueue keys (client-go style); ``also`` maps a spec field to another queue."""
+
+    def enqueue(obj: dict[str, Any]) -> None:
+        key = key_of(obj)
+        queue.add(key)
+        if also is not None:
+            target = (obj.get("spec") or {}).get(also[1])
+            if target:
+                also[0].add(ObjectKey(key.namespace, str(target)))
+
+    informer.add_handler(on_add=enqueue, on_update=lambda _old, new: enqueue(new), on_delete=enqueue)
+
+
+async def run_until_signalled(manager: Manager, *, stop: asyncio.Event) -> None:
+    """Run ``manager`` until ``stop`` is set, then shut down gracefully."""
+    task = asyncio.create_task(manager.run(), name="manager")
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,56 @@
+"""Connecting to the cluster a Snapshot or Restore names.
+
+Inline kubeconfig text (k8s-snap's ``spec.kubeconfig``), a key of a Secret
+in the controller's namespace (``spec.kubeconfigSecret``), or neither,
+which means the controller's own cluster. The kubeconfig is never logged
+and never put into a status or an archive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from k8ssnap import errors
+from k8ssnap.api.meta import KubeconfigRef
+from k8ssnap.controllers.context import Context
+from k8ssnap.kube.client import KubeClient
+
+
+async def secret_value(ctx: Context, *, name: str, key: str, what: str) -> str:
+    """One key of a Secret in the controller's namespace, decoded; ConfigError if missing."""
+    try:
+        secret = await ctx.kube.get(f"/api/v1/namespaces/{ctx.settings.namespace}/secrets/{name}")
+    except errors.NotFound:
+        raise errors.ConfigError(
+            f"{what}: Secret {name!r} not found in namespace {ctx.settings.namespace!r}"
+        ) from None
+    data = secret.get("data") or {}
+    if key not in data:
+        raise errors.ConfigError(f"{what}: Secret {name!r} has no key {key!r}")
+    try:
+        return base64.b64decode(data[key], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise errors.ConfigError(f"{what}: Secret {name!r} key {key!r} is not valid base64 text") from None
+
+
+@asynccontextmanager
+async def connect(
+    ctx: Context, ref: KubeconfigRef, *, max_connections: int = 32
+) -> AsyncIterator[KubeClient]:
+    """A client for the cluster ``ref`` names; closed on exit unless it is our own."""
+    if ref.in_cluster:
+        yield ctx.kube
+        return
+    if ref.inline is not None:
+        text = ref.inline
+    else:
+        assert ref.secret is not None
+        text = await secret_value(ctx, name=ref.secret.name, key=ref.secret.key, what="kubeconfig")
+    client = await KubeClient.from_kubeconfig_text(text, max_connections=max_connections)
+    try:
+        yield client
+    finally:
+        await client.close()

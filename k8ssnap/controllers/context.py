@@ -1,0 +1,53 @@
+"""What every reconciler shares: the controller's own cluster, caches, settings."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from k8ssnap.api import constants
+from k8ssnap.controllers.events import EventRecorder
+from k8ssnap.kube.client import KubeClient
+from k8ssnap.runtime.informer import Informer
+from k8ssnap.runtime.metrics import Registry
+from k8ssnap.runtime.source import ObjectKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """The controller flags reconcilers need."""
+
+    namespace: str = constants.DEFAULT_NAMESPACE
+    snapshot_threads: int = 5
+    restore_threads: int = 2
+    max_retry_elapsed: float = 300.0
+    insecure: bool = False
+    create_bucket: bool = False
+    housekeep_store: bool = True
+    restore_snapshots: bool = True
+    validate_file_info: bool = True
+    housekeeping_interval: float = 300.0
+    store_check_interval: float = 300.0
+
+
+@dataclass(slots=True, kw_only=True)
+class Context:
+    """Shared by all reconcilers of one controller process."""
+
+    kube: KubeClient
+    settings: Settings
+    informers: dict[str, Informer]
+    events: EventRecorder
+    metrics: Registry
+    list_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(5))
+    running: set[str] = field(default_factory=set)
+    """Keys ("snapshot/ns/name") whose long-running work is in flight in this process."""
+
+    def cached(self, kind: constants.ResourceKind, name: str) -> dict[str, Any] | None:
+        """The cached object of ``kind`` named ``name`` in our namespace (never mutate it)."""
+        return self.informers[kind.plural].get(ObjectKey(self.settings.namespace, name))
+
+    def path(self, kind: constants.ResourceKind, name: str | None = None, *, status: bool = False) -> str:
+        """The API path of one of our resources (or its collection)."""
+        return kind.path(self.settings.namespace, name, status=status)

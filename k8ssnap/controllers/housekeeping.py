@@ -1,0 +1,226 @@
+"""Store housekeeping: orphans, missing and altered archives, and disaster recovery.
+
+Every ``housekeeping_interval`` seconds (300 by default), for each
+ObjectstoreConfig:
+
+* an archive in k8ssnap's layout (:mod:`k8ssnap.store.layout`) that no
+  Snapshot names is an orphan and is deleted with its record -- but only if
+  the object carries k8ssnap's format metadata, so other keys in a shared
+  bucket are never touched; multipart uploads of ours left unfinished for
+  more than a day by a crashed process are aborted;
+* a Completed Snapshot whose archive is gone becomes Failed, "Snapshot file
+  not found";
+* with ``--validatefileinfo``, a Completed Snapshot whose archive's size or
+  timestamp (to the second) differs from its status, or whose stored
+  record's sha256 differs from ``status.storedSha256``, becomes Failed. (The
+  full checksum is verified on every restore, before anything is created.)
+
+At start, with ``--restoresnapshots``, every archive that has no Snapshot
+gets one, recreated Completed from the record stored beside it: a new
+controller on a new cluster then sees the old snapshots. This runs before
+any worker starts. Bucket listings are paginated, so any number of keys works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from k8ssnap import errors
+from k8ssnap.api import constants, status
+from k8ssnap.api.resources import Snapshot, parse_snapshot
+from k8ssnap.archive.index import StoredRecord
+from k8ssnap.controllers import objectstores
+from k8ssnap.controllers.context import Context
+from k8ssnap.domain import expiry
+from k8ssnap.store import layout
+from k8ssnap.store.objectstore import StoredObject
+from k8ssnap.store.s3 import S3Store
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "Snapshot file not found"
+RECREATED = f"{constants.GROUP}/recreated-from-bucket"
+MISMATCH = "Snapshot file size, timestamp or checksum not matched"
+_MIN_KEEP = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    archives: dict[str, StoredObject]
+    records: dict[str, StoredObject]
+
+
+async def _listing(store: S3Store, prefix: str) -> _Listing:
+    archives: dict[str, StoredObject] = {}
+    records: dict[str, StoredObject] = {}
+    async for obj in store.list(prefix):
+        parsed = layout.snapshot_of(obj.key, prefix=prefix)
+        if parsed is not None:
+            (archives if parsed[1] == "archive" else records)[parsed[0]] = obj
+    return _Listing(archives=archives, records=records)
+
+
+class Housekeeper:
+    """Runs the passes above for one controller process."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def _configs(self) -> list[str]:
+        return [
+            str(o["metadata"]["name"]) for o in self.ctx.informers[constants.OBJECTSTORE_CONFIG.plural].list()
+        ]
+
+    def _snapshots(self, config: str) -> dict[str, Snapshot]:
+        single = len(self._configs()) == 1
+        found: dict[str, Snapshot] = {}
+        for raw in self.ctx.informers[constants.SNAPSHOT.plural].list():
+            try:
+                snap = parse_snapshot(raw)
+            except errors.ConfigError:
+                continue
+            named = snap.spec.objectstore_config
+            if named == config or (named is None and single):
+                found[snap.name] = snap
+        return found
+
+    async def run(self) -> None:
+        """Sweep now and then every interval, until cancelled."""
+        while True:
+            await self.sweep()
+            await asyncio.sleep(self.ctx.settings.housekeeping_interval)
+
+    async def sweep(self) -> None:
+        """One housekeeping pass over every ObjectstoreConfig; errors are logged, not raised."""
+        for config in self._configs():
+            try:
+                async with objectstores.open_store(self.ctx, config) as (store, prefix):
+                    await self._sweep(config, store, prefix)
+            except errors.K8sSnapError as exc:
+                log.warning("housekeeping of ObjectstoreConfig %s failed: %s", config, exc.reason)
+
+    async def _sweep(self, config: str, store: S3Store, prefix: str) -> None:
+        listing = await _listing(store, prefix)
+        snapshots = self._snapshots(config)
+        for name, obj in listing.archives.items():
+            if name not in snapshots:
+                await self._delete_orphan(store, prefix, name, obj)
+        for name in listing.records.keys() - listing.archives.keys() - snapshots.keys():
+            await store.delete(layout.record_key(name, prefix=prefix))
+        for snap in snapshots.values():
+            if snap.status.phase != constants.PHASE_COMPLETED or snap.deleting:
+                continue
+            archive = listing.archives.get(snap.name)
+            if archive is None:
+                await self._invalidate(snap, NOT_FOUND)
+            elif self.ctx.settings.validate_file_info and not await _matches(store, prefix, snap, archive):
+                await self._invalidate(snap, MISMATCH)
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        await store.abort_stale_uploads(prefix, older_than=cutoff)
+
+    async def _delete_orphan(self, store: S3Store, prefix: str, name: str, obj: StoredObject) -> None:
+        head = await store.head(obj.key)
+        if not layout.is_ours(dict(head.metadata)):
+            return
+        log.info("deleting orphan archive %s", obj.key)
+        await store.delete(obj.key)
+        await store.delete(layout.record_key(name, prefix=prefix))
+
+    async def _invalidate(self, snap: Snapshot, reason: str) -> None:
+        log.warning("snapshot %s: %s", snap.name, reason)
+        body = status.snapshot_invalidated(snap.status, reason=reason)
+        await self.ctx.kube.merge_patch(
+            self.ctx.path(constants.SNAPSHOT, snap.name, status=True), {"status": body}
+        )
+
+    # -- disaster recovery ------------------------------------------------------
+
+    async def restore_snapshots(self) -> int:
+        """Recreate a Completed Snapshot for every archive without one; returns how many."""
+        made = 0
+        for config in self._configs():
+            try:
+                async with objectstores.open_store(self.ctx, config) as (store, prefix):
+                    listing = await _listing(store, prefix)
+                    known = {
+                        s["metadata"]["name"] for s in self.ctx.informers[constants.SNAPSHOT.plural].list()
+                    }
+                    for name, archive in listing.archives.items():
+                        if name not in known and name in listing.records:
+                            made += await self._recreate(config, store, prefix, name, archive)
+            except errors.K8sSnapError as exc:
+                log.warning("restoring snapshots from ObjectstoreConfig %s failed: %s", config, exc.reason)
+        return made
+
+    async def _recreate(
+        self, config: str, store: S3Store, prefix: str, name: str, archive: StoredObject
+    ) -> int:
+        try:
+            record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
+        except errors.ArchiveError as exc:
+            log.warning("archive %s has an unreadable record: %s", name, exc.reason)
+            return 0
+        body = _snapshot_body(self.ctx.settings.namespace, name, config, record)
+        try:
+            await self.ctx.kube.create(self.ctx.path(constants.SNAPSHOT), body)
+        except errors.AlreadyExists:
+            return 0
+        until = max(
+            expiry.snapshot_expiry(
+                taken_at=record.index.snapshot_timestamp,
+                ttl=record.spec.ttl,
+                available_until=record.spec.available_until,
+            ),
+            dt.datetime.now(dt.UTC) + _MIN_KEEP,
+        )
+        completed = status.snapshot_completed(
+            contents=record.index.paths,
+            resource_version=record.index.snapshot_resource_version,
+            timestamp=record.index.snapshot_timestamp,
+            stored_file_size=archive.size,
+            stored_timestamp=archive.last_modified,
+            available_until=until,
+            stored_sha256=record.sha256,
+        )
+        completed["contents"] = list(completed.get("contents") or [])[:5000]
+        await self.ctx.kube.merge_patch(
+            self.ctx.path(constants.SNAPSHOT, name, status=True), {"status": completed}
+        )
+        log.info("recreated Snapshot %s from the bucket", name)
+        return 1
+
+
+async def _matches(store: S3Store, prefix: str, snap: Snapshot, archive: StoredObject) -> bool:
+    stored = snap.status.stored_timestamp
+    if archive.size != snap.status.stored_file_size or stored is None:
+        return False
+    if int(archive.last_modified.timestamp()) != int(stored.timestamp()):
+        return False
+    if not snap.status.stored_sha256:
+        return True
+    try:
+        record = StoredRecord.from_json(await store.get(layout.record_key(snap.name, prefix=prefix)))
+    except (errors.ObjectMissing, errors.ArchiveError):
+        return False
+    return record.sha256 == snap.status.stored_sha256 and record.size == archive.size
+
+
+def _snapshot_body(namespace: str, name: str, config: str, record: StoredRecord) -> dict[str, Any]:
+    spec: dict[str, Any] = {"clusterName": record.spec.cluster_name, "objectstoreConfig": config}
+    if record.spec.ttl:
+        spec["ttl"] = record.spec.ttl
+    return {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.SNAPSHOT.kind,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "finalizers": [constants.FINALIZER],
+            "annotations": {RECREATED: "true"},
+        },
+        "spec": spec,
+    }

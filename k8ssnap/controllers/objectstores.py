@@ -1,0 +1,156 @@
+"""ObjectstoreConfig: resolving it to an S3 bucket, and reconciling its status.
+
+The status says whether the store is reachable and the bucket exists, in
+plain words when not; it is checked on every change and every
+``store_check_interval`` seconds.
+
+Deleting an ObjectstoreConfig that Snapshots still use: the config carries
+our finalizer while any Snapshot names it, so the delete waits (the
+Snapshots' archives stay reachable and their own deletion can still remove
+them); once no Snapshot uses it, the finalizer is dropped and it goes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from k8ssnap import errors
+from k8ssnap.api import constants
+from k8ssnap.api.resources import ObjectstoreConfig, parse_objectstore_config
+from k8ssnap.controllers import clusters
+from k8ssnap.controllers.context import Context
+from k8ssnap.runtime.controller import Requeue
+from k8ssnap.runtime.source import ObjectKey
+from k8ssnap.store.s3 import S3Settings, S3Store
+
+log = logging.getLogger(__name__)
+
+
+async def _config(ctx: Context, name: str | None) -> ObjectstoreConfig:
+    if name is None:
+        configs = ctx.informers[constants.OBJECTSTORE_CONFIG.plural].list()
+        if len(configs) != 1:
+            raise errors.ConfigError(
+                f"spec.objectstoreConfig is not set and there are {len(configs)} ObjectstoreConfigs; name one"
+            )
+        return parse_objectstore_config(configs[0])
+    raw = ctx.cached(constants.OBJECTSTORE_CONFIG, name)
+    if raw is None:
+        try:
+            raw = await ctx.kube.get(ctx.path(constants.OBJECTSTORE_CONFIG, name))
+        except errors.NotFound:
+            raise errors.ConfigError(f"ObjectstoreConfig {name!r} not found") from None
+    return parse_objectstore_config(raw)
+
+
+async def settings_for(ctx: Context, name: str | None) -> tuple[S3Settings, str]:
+    """S3 settings and key prefix for the ObjectstoreConfig ``name`` (credentials from its Secret)."""
+    config = await _config(ctx, name)
+    spec = config.spec
+    secret, what = spec.cloud_credential_secret, f"ObjectstoreConfig {config.name!r} credentials"
+    access = await clusters.secret_value(ctx, name=secret, key=constants.ACCESS_KEY_KEY, what=what)
+    secret_key = await clusters.secret_value(ctx, name=secret, key=constants.SECRET_KEY_KEY, what=what)
+    ca_bundle = None
+    if spec.ca_bundle is not None:
+        ca_bundle = await clusters.secret_value(
+            ctx, name=spec.ca_bundle.name, key=spec.ca_bundle.key, what="CA bundle"
+        )
+    settings = S3Settings(
+        endpoint=spec.endpoint_url or "",
+        bucket=spec.bucket,
+        access_key=access.strip(),
+        secret_key=secret_key.strip(),
+        region=spec.region or "us-east-1",
+        insecure=spec.insecure or ctx.settings.insecure,
+        force_path_style=spec.force_path_style or bool(spec.endpoint_url),
+        ca_bundle=ca_bundle,
+    )
+    prefix = f"{spec.prefix}/" if spec.prefix else ""
+    return settings, prefix
+
+
+@asynccontextmanager
+async def open_store(ctx: Context, name: str | None) -> AsyncIterator[tuple[S3Store, str]]:
+    """An open store and key prefix for ObjectstoreConfig ``name``."""
+    settings, prefix = await settings_for(ctx, name)
+    store = await S3Store.open(settings)
+    store.backoff = type(store.backoff)(initial=0.5, max_elapsed=ctx.settings.max_retry_elapsed)
+    try:
+        yield store, prefix
+    finally:
+        await store.close()
+
+
+def _users(ctx: Context, name: str) -> list[str]:
+    return [
+        str(obj["metadata"]["name"])
+        for obj in ctx.informers[constants.SNAPSHOT.plural].list()
+        if (obj.get("spec") or {}).get("objectstoreConfig") == name
+    ]
+
+
+async def _check(ctx: Context, name: str) -> tuple[str, str, bool | None]:
+    try:
+        settings, _ = await settings_for(ctx, name)
+        store = await S3Store.open(settings)
+        store.backoff = type(store.backoff)(initial=0.5, max_elapsed=5.0)
+        try:
+            await store.check()
+        finally:
+            await store.close()
+    except errors.ConfigError as exc:
+        return constants.STORE_UNAVAILABLE, exc.reason, None
+    except errors.StoreError as exc:
+        missing = "does not exist" in exc.reason
+        return constants.STORE_UNAVAILABLE, exc.reason, False if missing else None
+    return constants.STORE_AVAILABLE, "", True
+
+
+async def reconcile(ctx: Context, key: ObjectKey) -> Requeue | None:
+    """Keep an ObjectstoreConfig's status and finalizer true."""
+    raw = ctx.cached(constants.OBJECTSTORE_CONFIG, key.name)
+    if raw is None:
+        return None
+    meta: dict[str, Any] = raw["metadata"]
+    finalizers = list(meta.get("finalizers") or [])
+    users = _users(ctx, key.name)
+    if meta.get("deletionTimestamp"):
+        if not users and constants.FINALIZER in finalizers:
+            finalizers.remove(constants.FINALIZER)
+            await ctx.kube.merge_patch(
+                ctx.path(constants.OBJECTSTORE_CONFIG, key.name), _finalizers(meta, finalizers)
+            )
+            return None
+        return Requeue(after=30.0) if users else None
+    if users and constants.FINALIZER not in finalizers:
+        await ctx.kube.merge_patch(
+            ctx.path(constants.OBJECTSTORE_CONFIG, key.name),
+            _finalizers(meta, [*finalizers, constants.FINALIZER]),
+        )
+    elif not users and constants.FINALIZER in finalizers:
+        finalizers.remove(constants.FINALIZER)
+        await ctx.kube.merge_patch(
+            ctx.path(constants.OBJECTSTORE_CONFIG, key.name), _finalizers(meta, finalizers)
+        )
+    phase, reason, exists = await _check(ctx, key.name)
+    status = {
+        "phase": phase,
+        "reason": reason,
+        "bucketExists": exists,
+        "lastChecked": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "observedGeneration": int(meta.get("generation") or 0),
+    }
+    old = raw.get("status") or {}
+    if (old.get("phase"), old.get("reason"), old.get("bucketExists")) != (phase, reason, exists):
+        await ctx.kube.merge_patch(
+            ctx.path(constants.OBJECTSTORE_CONFIG, key.name, status=True), {"status": status}
+        )
+    return Requeue(after=ctx.settings.store_check_interval)
+
+
+def _finalizers(meta: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
+    return {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}

@@ -1,0 +1,228 @@
+"""The Restore reconciler.
+
+Phases as k8s-snap's: "" -> InQueue -> InProgress -> Completed | Failed,
+then deletion at ``preserveUntil``. The Snapshot must be Completed
+("Snapshot data is not in status 'Completed'"); its own ObjectstoreConfig
+and the record stored beside the archive say where the archive is and what
+its checksum must be. The archive is verified before anything is created.
+
+A Restore found InProgress when a reconcile starts was interrupted by a
+controller restart; it runs again. That is safe because a restore creates
+and never updates (unless overwriteExisting): what the first run created
+is reported as alreadyExisted.
+
+Result lists in the status keep at most :data:`MAX_STATUS_ENTRIES` entries
+each (etcd's object size limit); the counts are always exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from k8ssnap import errors
+from k8ssnap.api import constants, status
+from k8ssnap.api.resources import Restore, parse_restore, parse_restore_preference, parse_snapshot
+from k8ssnap.archive.index import StoredRecord
+from k8ssnap.controllers import clusters, objectstores
+from k8ssnap.controllers.context import Context
+from k8ssnap.domain import expiry
+from k8ssnap.domain.preference import Preference
+from k8ssnap.restore.engine import RestoreEngine, RestoreJob, RestoreResult
+from k8ssnap.runtime.controller import Requeue
+from k8ssnap.runtime.source import ObjectKey
+from k8ssnap.store import layout
+
+log = logging.getLogger(__name__)
+
+KIND = constants.RESTORE
+MAX_STATUS_ENTRIES = 2000
+NOT_COMPLETED = "Snapshot data is not in status 'Completed'"
+_LISTS = ("excluded", "created", "updated", "alreadyExisted", "failed")
+
+
+class RestoreReconciler:
+    """Reconciles Restores; the engine does the work."""
+
+    def __init__(self, ctx: Context, engine: RestoreEngine) -> None:
+        self.ctx = ctx
+        self.engine = engine
+        m = ctx.metrics
+        self._results = m.counter("k8ssnap_restores_total", "Restores, by result.", ["result"])
+        self._duration = m.histogram(
+            "k8ssnap_restore_duration_seconds", "Time to restore a snapshot.", ["result"],
+            buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
+        )  # fmt: skip
+        self._objects = m.gauge(
+            "k8ssnap_restore_objects",
+            "Objects of the last run of a restore, by outcome.",
+            ["restore", "outcome"],
+        )
+        self._last = m.gauge("k8ssnap_restore_last_success_timestamp_seconds", "Time of the last success.")
+
+    async def reconcile(self, key: ObjectKey) -> Requeue | None:
+        raw = self.ctx.cached(KIND, key.name)
+        if raw is None:
+            return None
+        try:
+            restore = parse_restore(raw)
+        except errors.ConfigError as exc:
+            if (raw.get("status") or {}).get("phase") != constants.PHASE_FAILED:
+                await self._write(raw, status.restore_failed(exc.reason), event=("Failed", exc.reason))
+            return None
+        if restore.deleting:
+            return None
+        phase = restore.status.phase
+        if phase == constants.PHASE_NEW:
+            until = restore.spec.available_until
+            if until is not None and until <= dt.datetime.now(dt.UTC):
+                reason = "AvailableUntil is set as past."
+                await self._write(raw, status.restore_failed(reason), event=("Failed", reason))
+            else:
+                await self._write(raw, status.restore_in_queue(), event=("InQueue", "waiting for a worker"))
+            return None
+        if phase in (constants.PHASE_IN_QUEUE, constants.PHASE_IN_PROGRESS):
+            await self._restore(raw, restore)
+            return None
+        return await self._expire(raw, restore)
+
+    async def _restore(self, raw: dict[str, Any], restore: Restore) -> None:
+        started = time.monotonic()
+        try:
+            snapshot = self._snapshot(restore)
+            contents = snapshot.status.number_of_contents
+            await self._write(
+                raw,
+                status.restore_in_progress(num_snapshot_contents=contents),
+                event=("InProgress", f"restoring snapshot {snapshot.name} ({contents} objects)"),
+            )
+            result = await self._run(restore, snapshot.spec.objectstore_config, self._preference(restore))
+        except errors.K8sSnapError as exc:
+            await self._fail(raw, restore, exc.reason, started)
+            return
+        except Exception as exc:
+            log.exception("restore %s failed unexpectedly", restore.name)
+            await self._fail(raw, restore, f"internal error: {type(exc).__name__}: {exc}", started)
+            return
+        until = expiry.restore_expiry(
+            taken_at=result.timestamp, ttl=restore.spec.ttl, available_until=restore.spec.available_until
+        )
+        outcome = status.RestoreOutcome(
+            excluded=result.excluded,
+            created=result.created,
+            updated=result.updated,
+            already_existed=result.already_existed,
+            failed=result.failed,
+            num_preference_excluded=result.num_preference_excluded,
+            num_snapshot_contents=result.num_snapshot_contents,
+        )
+        body = status.restore_completed(
+            outcome=outcome,
+            resource_version=result.resource_version,
+            timestamp=result.timestamp,
+            preserve_until=until,
+        )
+        elapsed = time.monotonic() - started
+        self._record(restore.name, result, elapsed)
+        message = (
+            f"created {len(result.created)}, updated {len(result.updated)}, "
+            f"existed {len(result.already_existed)}, failed {len(result.failed)}, "
+            f"excluded {len(result.excluded)} in {elapsed:.1f} s"
+        )
+        await self._write(raw, _capped(body), event=("Completed", message))
+
+    def _snapshot(self, restore: Restore) -> Any:
+        name = restore.spec.snapshot_name
+        raw = self.ctx.cached(constants.SNAPSHOT, name)
+        if raw is None:
+            raise errors.ConfigError(f"Snapshot {name!r} not found")
+        snapshot = parse_snapshot(raw)
+        if snapshot.status.phase != constants.PHASE_COMPLETED:
+            raise errors.ConfigError(NOT_COMPLETED)
+        return snapshot
+
+    def _preference(self, restore: Restore) -> Preference:
+        name = restore.spec.restore_preference_name
+        if not name:
+            return Preference.default()
+        raw = self.ctx.cached(constants.RESTORE_PREFERENCE, name)
+        if raw is None:
+            raise errors.ConfigError(f"RestorePreference {name!r} not found")
+        try:
+            return Preference.from_spec(parse_restore_preference(raw).spec)
+        except ValueError as exc:
+            raise errors.ConfigError(f"RestorePreference {name!r} is invalid: {exc}") from None
+
+    async def _run(self, restore: Restore, store_name: str | None, preference: Preference) -> RestoreResult:
+        name = restore.spec.snapshot_name
+        async with objectstores.open_store(self.ctx, store_name) as (store, prefix):
+            try:
+                record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
+                sha256, size = record.sha256, record.size
+            except errors.ObjectMissing:
+                sha256, size = "", 0
+            job = RestoreJob(
+                snapshot_name=name,
+                archive_key=layout.archive_key(name, prefix=prefix),
+                expected_sha256=sha256,
+                expected_size=size,
+                preference=preference,
+                overwrite_existing=preference.overwrite_existing,
+            )
+            async with clusters.connect(self.ctx, restore.spec.kubeconfig) as kube:
+                return await self.engine.run(job, kube=kube, store=store)
+
+    def _record(self, name: str, result: RestoreResult, elapsed: float) -> None:
+        self._results.labels(result="completed").inc()
+        self._duration.labels(result="completed").observe(elapsed)
+        for outcome, entries in (
+            ("created", result.created),
+            ("updated", result.updated),
+            ("already_existed", result.already_existed),
+            ("failed", result.failed),
+            ("excluded", result.excluded),
+        ):
+            self._objects.labels(restore=name, outcome=outcome).set(len(entries))
+        self._last.set(time.time())
+
+    async def _fail(self, raw: dict[str, Any], restore: Restore, reason: str, started: float) -> None:
+        created = restore.creation_timestamp or dt.datetime.now(dt.UTC)
+        until = expiry.restore_expiry(
+            taken_at=created, ttl=restore.spec.ttl, available_until=restore.spec.available_until
+        )
+        self._results.labels(result="failed").inc()
+        self._duration.labels(result="failed").observe(time.monotonic() - started)
+        await self._write(raw, status.restore_failed(reason, preserve_until=until), event=("Failed", reason))
+
+    async def _expire(self, raw: dict[str, Any], restore: Restore) -> Requeue | None:
+        now = dt.datetime.now(dt.UTC)
+        until = restore.spec.available_until or restore.status.preserve_until
+        if until is None:
+            created = restore.creation_timestamp or now
+            until = expiry.restore_expiry(taken_at=created, ttl=restore.spec.ttl, available_until=None)
+        if expiry.is_expired(until, now):
+            await self.ctx.events.record(
+                raw, kind=KIND, reason="Expired", message=f"preserved until {expiry.format_time(until)}"
+            )
+            await self.ctx.kube.delete(self.ctx.path(KIND, restore.name))
+            return None
+        return Requeue(after=max(expiry.seconds_until(until, now), 0.5))
+
+    async def _write(self, raw: dict[str, Any], body: Any, *, event: tuple[str, str]) -> None:
+        await self.ctx.kube.merge_patch(
+            self.ctx.path(KIND, raw["metadata"]["name"], status=True), {"status": body}
+        )
+        await self.ctx.events.record(
+            raw, kind=KIND, reason=event[0], message=event[1], warning=event[0] == "Failed"
+        )
+
+
+def _capped(body: Any) -> Any:
+    capped = dict(body)
+    for key in _LISTS:
+        entries = capped.get(key)
+        if isinstance(entries, list) and len(entries) > MAX_STATUS_ENTRIES:
+            capped[key] = entries[:MAX_STATUS_ENTRIES]
+    return capped

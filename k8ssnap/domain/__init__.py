@@ -1,0 +1,8 @@
+"""k8ssnap.domain: the pure rules of snapshots and restores.
+
+Only the standard library and orjson are imported here; nothing does I/O or
+reads a clock. Object identity and API paths (``paths``), what to snapshot
+(``selection``), durations and expiry (``expiry``), RestorePreference
+(``preference``) and restore planning (``plan`` and the modules it
+re-exports: ``tiers``, ``facts``, ``exclusion``, ``transform``).
+"""

@@ -1,0 +1,105 @@
+"""Objects the destination cluster's control plane owns: never restore them.
+
+Each rule names an object that Kubernetes itself creates and keeps up to
+date on every cluster. Restoring the source cluster's copy can only fail
+with AlreadyExists, or worse, succeed and carry the source cluster's
+identity (its CA, its API endpoints, its node heartbeats) into the
+destination. ``docs/restore-rules.md`` lists the same rules for users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from k8ssnap.domain import kinds
+from k8ssnap.domain.fields import annotations_of, labels_of, spec, text
+from k8ssnap.domain.paths import ObjectRef
+
+Rule = Callable[[ObjectRef, Mapping[str, Any]], bool]
+
+_CONTROLLER_SLICE_MANAGERS = frozenset(
+    {"endpointslice-controller.k8s.io", "endpointslicemirroring-controller.k8s.io"}
+)
+_APISERVER_CONFIGMAPS = frozenset(
+    {("kube-system", "extension-apiserver-authentication")}  # written by every apiserver
+)
+_LEASE_NAMESPACES = frozenset({"kube-node-lease", "kube-system"})
+_RBAC = frozenset({kinds.ROLES, kinds.CLUSTER_ROLES, kinds.ROLE_BINDINGS, kinds.CLUSTER_ROLE_BINDINGS})
+_KUBERNETES_SERVICE = frozenset({kinds.SERVICES, kinds.ENDPOINTS, kinds.ENDPOINT_SLICES})
+
+
+def _root_ca(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """``kube-root-ca.crt``: the root-ca-cert-publisher puts the cluster CA in every namespace."""
+    return ref.group_resource == kinds.CONFIG_MAPS and ref.name == "kube-root-ca.crt"
+
+
+def _apiserver_config(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """ConfigMaps every kube-apiserver rewrites at start-up."""
+    return ref.group_resource == kinds.CONFIG_MAPS and (ref.namespace, ref.name) in (_APISERVER_CONFIGMAPS)
+
+
+def _kubernetes_service(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """``default/kubernetes`` Service, Endpoints and EndpointSlice: the apiserver's own address."""
+    return (
+        ref.group_resource in _KUBERNETES_SERVICE and ref.namespace == "default" and ref.name == "kubernetes"
+    )
+
+
+def _bootstrap_rbac(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """Bootstrap RBAC (``system:*`` cluster roles and bindings, ``admin``/``edit``/``view``...).
+
+    The apiserver reconciles these at every start-up; they carry the label
+    ``kubernetes.io/bootstrapping: rbac-defaults``, and the cluster-scoped
+    ones are named ``system:*``.
+    """
+    if ref.group_resource not in _RBAC:
+        return False
+    if labels_of(obj).get("kubernetes.io/bootstrapping") == "rbac-defaults":
+        return True
+    return ref.namespace is None and ref.name.startswith("system:")
+
+
+def _local_api_service(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """APIServices served by the apiserver itself (no ``spec.service``) or auto-managed."""
+    if ref.group_resource != kinds.API_SERVICES:
+        return False
+    automanaged = "kube-aggregator.kubernetes.io/automanaged" in labels_of(obj)
+    return automanaged or not spec(obj).get("service")
+
+
+def _apf_defaults(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """API priority-and-fairness objects the apiserver keeps up to date itself."""
+    if ref.group_resource not in (kinds.FLOW_SCHEMAS, kinds.PRIORITY_LEVELS):
+        return False
+    return annotations_of(obj).get("apf.kubernetes.io/autoupdate-spec") == "true"
+
+
+def _control_plane_lease(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """Node heartbeats and control-plane leader/identity leases: runtime state of the source."""
+    return ref.group_resource == kinds.LEASES and ref.namespace in _LEASE_NAMESPACES
+
+
+def _controller_endpoint_slice(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """EndpointSlices written by the endpointslice (or mirroring) controller."""
+    if ref.group_resource != kinds.ENDPOINT_SLICES:
+        return False
+    manager = text(labels_of(obj).get("endpointslice.kubernetes.io/managed-by"))
+    return manager in _CONTROLLER_SLICE_MANAGERS
+
+
+RULES: tuple[Rule, ...] = (
+    _root_ca,
+    _apiserver_config,
+    _kubernetes_service,
+    _bootstrap_rbac,
+    _local_api_service,
+    _apf_defaults,
+    _control_plane_lease,
+    _controller_endpoint_slice,
+)
+
+
+def is_system_managed(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """Whether the destination's control plane creates and owns this object."""
+    return any(rule(ref, obj) for rule in RULES)

@@ -1,0 +1,56 @@
+"""The one module that names keys in a bucket.
+
+Layout (format 1)::
+
+    <prefix><snapshot>.tgz               the archive (k8s-snap's key, for compatibility)
+    <prefix><snapshot>.tgz.record.json   its record: index, sha256, size, the Snapshot spec
+
+The archive object also carries the user metadata ``k8ssnap-format`` and
+``k8ssnap-snapshot`` from the moment its upload starts. Housekeeping only
+ever touches keys that match this layout *and* carry that metadata (or have
+a record), so other keys in a shared bucket are never deleted.
+"""
+
+from __future__ import annotations
+
+import re
+
+ARCHIVE_SUFFIX = ".tgz"
+RECORD_SUFFIX = ".tgz.record.json"
+FORMAT_KEY = "k8ssnap-format"
+SNAPSHOT_KEY = "k8ssnap-snapshot"
+FORMAT_VERSION = "1"
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def archive_key(name: str, *, prefix: str = "") -> str:
+    """The key of snapshot ``name``'s archive."""
+    return f"{prefix}{name}{ARCHIVE_SUFFIX}"
+
+
+def record_key(name: str, *, prefix: str = "") -> str:
+    """The key of snapshot ``name``'s record."""
+    return f"{prefix}{name}{RECORD_SUFFIX}"
+
+
+def archive_metadata(name: str) -> dict[str, str]:
+    """User metadata put on every archive object (no credentials, ever)."""
+    return {FORMAT_KEY: FORMAT_VERSION, SNAPSHOT_KEY: name}
+
+
+def is_ours(metadata: dict[str, str] | object) -> bool:
+    """Whether object metadata marks an archive written by k8ssnap."""
+    return isinstance(metadata, dict) and metadata.get(FORMAT_KEY) == FORMAT_VERSION
+
+
+def snapshot_of(key: str, *, prefix: str = "") -> tuple[str, str] | None:
+    """``(name, "archive"|"record")`` if ``key`` fits the layout, else None."""
+    if not key.startswith(prefix):
+        return None
+    rest = key[len(prefix) :]
+    for suffix, kind in ((RECORD_SUFFIX, "record"), (ARCHIVE_SUFFIX, "archive")):
+        if rest.endswith(suffix):
+            name = rest[: -len(suffix)]
+            return (name, kind) if _NAME.match(name) else None
+    return None

@@ -1,0 +1,46 @@
+"""The snapshot engine against the real cluster a and S3 (no controller involved)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+from k8ssnap.archive.index import RecordedSpec, StoredRecord
+from k8ssnap.archive.reader import ArchiveReader
+from k8ssnap.kube.client import KubeClient
+from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
+from k8ssnap.store import layout
+from k8ssnap.store.s3 import S3Store
+from tests import mix
+
+pytestmark = pytest.mark.integration
+
+
+async def test_engine_archives_the_mix_point_in_time(
+    kube_a: KubeClient, s3: S3Store, namespace: str
+) -> None:
+    await mix.create_mix(kube_a, namespace)
+    name = f"engine-{namespace}"
+    spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
+    engine = SnapshotEngine(slots=asyncio.Semaphore(5))
+    outcome = await engine.run(
+        SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3
+    )
+
+    raw = await s3.get(layout.archive_key(name))
+    assert hashlib.sha256(raw).hexdigest() == outcome.sha256
+    assert len(raw) == outcome.stored.size
+    reader = ArchiveReader()
+    entries = reader.feed(raw)
+    reader.close()
+    paths = {e.path for e in entries}
+    assert f"/api/v1/namespaces/{namespace}/configmaps/config-0" in paths
+    assert f"/apis/{mix.crd_group(namespace)}/v1/namespaces/{namespace}/widgets/w2" in paths
+    assert f"/api/v1/persistentvolumes/pv-{namespace}" in paths
+    assert not any("/events/" in p or p.startswith("/api/v1/nodes") for p in paths)
+    assert paths == set(outcome.index.paths)
+    record = StoredRecord.from_json(await s3.get(layout.record_key(name)))
+    assert record.sha256 == outcome.sha256
+    assert b"kubeconfig" not in raw
