@@ -9,6 +9,7 @@ Set ``K8SSNAP_DEVENV_DIR`` to a folder of an environment started with
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 from k8ssnap.devenv import env
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.store.s3 import S3Settings, S3Store
+from tests.controllerproc import ControllerProcess
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +99,78 @@ def s3_settings(info: env.EnvironmentInfo, **overrides: str) -> S3Settings:
 @pytest.fixture
 async def s3(devenv: env.EnvironmentInfo) -> AsyncIterator[S3Store]:
     store = await S3Store.open(s3_settings(devenv))
+    yield store
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+def environment(devenv: env.EnvironmentInfo) -> env.Environment:
+    """Control over the running environment (stop and start S3, restart API servers)."""
+    return env.Environment(devenv.folder)
+
+
+CONTROLLER_NS = "k8s-snap"
+CONTROLLER_BUCKET = "controller"
+OBJECTSTORE = "local"
+
+
+def yaml_of(obj: dict[str, object]) -> str:
+    return json.dumps(obj)  # JSON is YAML; kubectl reads both
+
+
+@pytest.fixture(scope="session")
+async def controller_setup(devenv: env.EnvironmentInfo, kubectl_a: Kubectl) -> str:
+    """CRDs, the k8s-snap namespace, credentials and an ObjectstoreConfig in cluster a."""
+    root = Path(__file__).resolve().parents[1]
+    kubectl_a("apply", "-f", str(root / "artifacts" / "crd.yaml"))
+    kubectl_a("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    kubectl_a("create", "namespace", CONTROLLER_NS, check=False)
+    store = await S3Store.open(s3_settings(devenv, bucket=CONTROLLER_BUCKET))
+    try:
+        await store.create_bucket()
+    finally:
+        await store.close()
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s3-credentials", "namespace": CONTROLLER_NS},
+        "stringData": {"accesskey": devenv.s3.access_key, "secretkey": devenv.s3.secret_key},
+    }
+    kubectl_a("apply", "-f", "-", input=yaml_of(secret))
+    config = {
+        "apiVersion": "clustersnapshot.rywt.io/v1alpha1",
+        "kind": "ObjectstoreConfig",
+        "metadata": {"name": OBJECTSTORE, "namespace": CONTROLLER_NS},
+        "spec": {
+            "region": devenv.s3.region,
+            "endpoint": devenv.s3.endpoint,
+            "bucket": CONTROLLER_BUCKET,
+            "cloudCredentialSecret": "s3-credentials",
+            "insecure": True,
+            "forcePathStyle": True,
+        },
+    }
+    kubectl_a("apply", "-f", "-", input=yaml_of(config))
+    return CONTROLLER_NS
+
+
+@pytest.fixture(scope="session")
+def controller(devenv: env.EnvironmentInfo, controller_setup: str) -> Iterator[ControllerProcess]:
+    """The k8ssnap controller running against cluster a for the whole session."""
+    proc = ControllerProcess(
+        kubeconfig=devenv.clusters["a"].kubeconfig,
+        namespace=controller_setup,
+        log=devenv.folder / "controller.log",
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+async def controller_store(devenv: env.EnvironmentInfo) -> AsyncIterator[S3Store]:
+    """The bucket the test controller writes to."""
+    store = await S3Store.open(s3_settings(devenv, bucket=CONTROLLER_BUCKET))
     yield store
     await store.close()
 

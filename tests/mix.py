@@ -71,9 +71,7 @@ def namespaced_objects(ns: str) -> list[tuple[str, dict[str, Any]]]:
     )
     objs: list[tuple[str, dict[str, Any]]] = []
     for i in range(3):
-        objs.append(
-            (f"{core}/configmaps", {"metadata": {"name": f"config-{i}"}, "data": {"n": str(i)}})
-        )
+        objs.append((f"{core}/configmaps", {"metadata": {"name": f"config-{i}"}, "data": {"n": str(i)}}))
         secret = {
             "metadata": {"name": f"secret-{i}"},
             "data": {"password": base64.b64encode(b"s3cret").decode()},
@@ -204,9 +202,7 @@ async def create_mix(kube: KubeClient, ns: str, *, widgets: int = 3) -> None:
     group = crd_group(ns)
 
     async def established() -> bool:
-        got = await kube.get(
-            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}"
-        )
+        got = await kube.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}")
         return any(
             c["type"] == "Established" and c["status"] == "True"
             for c in got.get("status", {}).get("conditions", [])
@@ -240,6 +236,4 @@ async def delete_cluster_objects(kube: KubeClient, ns: str) -> None:
     """Remove the cluster-scoped part of the mix (namespaced objects go with the namespace)."""
     for collection, obj in cluster_objects(ns):
         await kube.delete(f"{collection}/{obj['metadata']['name']}")
-    await kube.delete(
-        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{crd_group(ns)}"
-    )
+    await kube.delete(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{crd_group(ns)}")

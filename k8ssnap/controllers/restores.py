@@ -30,7 +30,8 @@ from k8ssnap.controllers import clusters, objectstores
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.domain.preference import Preference
-from k8ssnap.restore.engine import RestoreEngine, RestoreJob, RestoreResult
+from k8ssnap.restore.engine import RestoreEngine
+from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
 from k8ssnap.store import layout

@@ -107,7 +107,14 @@ class S3Store:
     # -- bucket -------------------------------------------------------------
 
     async def check(self) -> None:
-        await self._call(f"HEAD bucket {self.bucket}", lambda: self._client.head_bucket(Bucket=self.bucket))
+        """Reachable, credentials accepted, bucket exists.
+
+        A one-key LIST rather than HEAD: HEAD answers carry no body, so a
+        wrong secret would read as a bare 403 instead of SignatureDoesNotMatch.
+        """
+        await self._call(
+            f"LIST bucket {self.bucket}", lambda: self._client.list_objects_v2(Bucket=self.bucket, MaxKeys=1)
+        )
 
     async def create_bucket(self) -> None:
         async def op() -> None:

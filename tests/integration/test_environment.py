@@ -58,9 +58,7 @@ async def test_deployment_gets_a_replicaset(kube_a: KubeClient, namespace: str) 
     await eventually(owned_replicaset, timeout=60, what="a ReplicaSet owned by the Deployment")
 
 
-async def test_clusters_are_independent(
-    kube_a: KubeClient, kube_b: KubeClient, namespace: str
-) -> None:
+async def test_clusters_are_independent(kube_a: KubeClient, kube_b: KubeClient, namespace: str) -> None:
     cm = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -68,9 +66,7 @@ async def test_clusters_are_independent(
         "data": {"k": "v"},
     }
     await kube_a.create(f"/api/v1/namespaces/{namespace}/configmaps", cm)
-    assert (await kube_a.get(f"/api/v1/namespaces/{namespace}/configmaps/only-in-a"))["data"] == {
-        "k": "v"
-    }
+    assert (await kube_a.get(f"/api/v1/namespaces/{namespace}/configmaps/only-in-a"))["data"] == {"k": "v"}
     with pytest.raises(errors.NotFound):
         await kube_b.get(f"/api/v1/namespaces/{namespace}")
     a_uid = (await kube_a.get("/api/v1/namespaces/default"))["metadata"]["uid"]
@@ -86,9 +82,7 @@ async def test_multipart_upload_round_trips(s3: S3Store) -> None:
     stored = await upload.complete()
     assert stored.size == len(payload)
     assert stored.metadata.get("purpose") == "test"
-    assert (
-        '-4"' in (await s3._client.head_object(Bucket=s3.bucket, Key="test/multipart.bin"))["ETag"]
-    )
+    assert '-4"' in (await s3._client.head_object(Bucket=s3.bucket, Key="test/multipart.bin"))["ETag"]
     data = await s3.get("test/multipart.bin")
     assert hashlib.sha256(data).digest() == hashlib.sha256(payload).digest()
     await s3.delete("test/multipart.bin")
@@ -125,6 +119,4 @@ def test_second_start_rebuilds_nothing(devenv: env.EnvironmentInfo) -> None:
     again = build.ensure_all()
     after = {p: p.stat().st_mtime_ns for d in again.values() for p in d.iterdir() if p.is_file()}
     assert after == before
-    assert orjson.dumps(sorted(str(p) for p in after)) == orjson.dumps(
-        sorted(str(p) for p in before)
-    )
+    assert orjson.dumps(sorted(str(p) for p in after)) == orjson.dumps(sorted(str(p) for p in before))

@@ -18,16 +18,12 @@ from tests import mix
 pytestmark = pytest.mark.integration
 
 
-async def test_engine_archives_the_mix_point_in_time(
-    kube_a: KubeClient, s3: S3Store, namespace: str
-) -> None:
+async def test_engine_archives_the_mix_point_in_time(kube_a: KubeClient, s3: S3Store, namespace: str) -> None:
     await mix.create_mix(kube_a, namespace)
     name = f"engine-{namespace}"
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
     engine = SnapshotEngine(slots=asyncio.Semaphore(5))
-    outcome = await engine.run(
-        SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3
-    )
+    outcome = await engine.run(SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3)
 
     raw = await s3.get(layout.archive_key(name))
     assert hashlib.sha256(raw).hexdigest() == outcome.sha256

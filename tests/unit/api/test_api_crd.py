@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import api_reference_examples as ref
 import pytest
 import yaml
 
 from k8ssnap.api import constants
+from tests.unit.api import api_reference_examples as ref
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = ROOT / "artifacts" / "crd.yaml"

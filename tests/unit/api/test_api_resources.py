@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import api_reference_examples as ref
 import pytest
 
 from k8ssnap.api import constants
@@ -28,12 +27,13 @@ from k8ssnap.api.resources import (
     parse_snapshot,
 )
 from k8ssnap.errors import ConfigError, PermanentError
+from tests.unit.api import api_reference_examples as ref
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # --- k8s-snap's manifests -------------------------------------------------

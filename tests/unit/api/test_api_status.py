@@ -7,13 +7,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import api_reference_examples as ref
 import orjson
 import pytest
 
 from k8ssnap.api import status
 from k8ssnap.api.resources import parse_objectstore_config, parse_restore, parse_snapshot
 from k8ssnap.api.status import RestoreOutcome
+from tests.unit.api import api_reference_examples as ref
 
 T0 = datetime(2019, 5, 20, 3, 45, 8, 123456, tzinfo=UTC)
 UNTIL = datetime(2019, 6, 19, 3, 45, 8, tzinfo=UTC)
@@ -128,8 +128,8 @@ def test_readme_examples_round_trip() -> None:
         built = status.snapshot_status_json(_parsed_snapshot_status(example))
         assert _reference_part(built, SNAPSHOT_FIELDS) == example
     for example in (ref.README_RESTORE_COMPLETED_STATUS, ref.README_RESTORE_FAILED_STATUS):
-        built = status.restore_status_json(_parsed_restore_status(example))
-        assert _reference_part(built, RESTORE_FIELDS) == example
+        restored = status.restore_status_json(_parsed_restore_status(example))
+        assert _reference_part(restored, RESTORE_FIELDS) == example
 
 
 def test_snapshot_completed() -> None:

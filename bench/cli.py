@@ -1,0 +1,112 @@
+"""``python -m bench``: the one command that runs the benchmark (see bench/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvloop
+
+from bench import report
+from bench.scale import CREATES_PER_RESTORE_THREAD, FILL_CONCURRENCY, Settings, run_scale
+from k8ssnap.devenv import versions
+
+log = logging.getLogger("bench")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _scales(text: str) -> list[int]:
+    values = [int(part) for part in text.split(",") if part.strip()]
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"scales are positive integers: {text!r}")
+    return values
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--objects", type=int, default=20_000, help="N, objects at scale 1 (default 20000)")
+    p.add_argument("--scales", type=_scales, default=[1, 5], help="multiples of N, e.g. 1,5 (default)")
+    p.add_argument(
+        "--snapshotthreads",
+        type=int,
+        default=5,
+        help="the controller's --snapshotthreads, and the list floor's concurrent LISTs (5)",
+    )
+    p.add_argument(
+        "--restorethreads",
+        type=int,
+        default=4,
+        help=f"the controller's --restorethreads (4); the restore engine and the create floor "
+        f"then have {CREATES_PER_RESTORE_THREAD} x that many creates in flight",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("/tmp/k8ssnap-bench"),
+        help="environments and logs, one folder per scale (default /tmp/k8ssnap-bench)",
+    )
+    p.add_argument("--out", type=Path, default=None, help="JSON results (default bench/results/<time>.json)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds one Snapshot or Restore may take")
+    return p  # fmt: skip
+
+
+def _machine() -> dict[str, object]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "kubernetes": versions.KUBERNETES_VERSION,
+        "etcd": versions.ETCD_VERSION,
+    }
+
+
+async def _run(run: report.Run, settings: Settings, scales: Sequence[int]) -> None:
+    for scale in scales:
+        run.results.append(await run_scale(settings, scale=scale))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    out = args.out or RESULTS / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    settings = Settings(
+        objects=args.objects,
+        snapshot_threads=args.snapshotthreads,
+        restore_threads=args.restorethreads,
+        workdir=args.workdir.resolve(),
+        timeout=args.timeout,
+    )
+    run = report.Run(
+        started=started.isoformat(),
+        settings={
+            "objects": args.objects,
+            "scales": args.scales,
+            "snapshotthreads": args.snapshotthreads,
+            "list_floor_concurrency": args.snapshotthreads,
+            "restorethreads": args.restorethreads,
+            "restore_concurrency": settings.restore_concurrency,
+            "create_floor_concurrency": settings.restore_concurrency,
+            "fill_concurrency": FILL_CONCURRENCY,
+            "page_size": 500,
+        },
+        machine=_machine(),
+    )
+    try:
+        uvloop.run(_run(run, settings, args.scales))
+    finally:
+        if run.results:
+            run.write(out)
+            print(report.table(run))
+            print(f"\nJSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

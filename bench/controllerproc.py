@@ -1,0 +1,128 @@
+"""The real controller process, started as ``tests/controllerproc.py`` does, and its memory.
+
+``python -m k8ssnap.app.controller`` against cluster a, with leader
+election on (as deployed) and k8s-snap's flags. Memory is read from
+``/proc/<pid>/status``: ``VmHWM`` is the kernel's record of the peak
+resident set size since the process started, so no spike between samples
+is missed; a sampler thread also records ``VmRSS`` every 0.2 s, to show
+where in a run the memory goes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from k8ssnap.devenv import process
+
+MIB = 1 << 20
+_SAMPLE_EVERY = 0.2
+
+
+def proc_status_bytes(pid: int, key: str) -> int:
+    """A ``kB`` field of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+@dataclass(slots=True)
+class RssSamples:
+    """``(seconds since start, VmRSS bytes)`` pairs."""
+
+    points: list[tuple[float, int]] = field(default_factory=list)
+
+    def peak_between(self, start: float, end: float) -> int:
+        return max((rss for t, rss in self.points if start <= t <= end), default=0)
+
+
+class ControllerProcess:
+    """One controller; ``metrics_url`` serves /metrics, /healthz and /readyz."""
+
+    def __init__(
+        self,
+        *,
+        kubeconfig: Path,
+        namespace: str,
+        log: Path,
+        snapshot_threads: int,
+        restore_threads: int,
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        self.port = process.free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.argv = [
+            sys.executable, "-m", "k8ssnap.app.controller",
+            f"--kubeconfig={kubeconfig}", f"--namespace={namespace}",
+            f"--metrics-address=127.0.0.1:{self.port}",
+            f"--snapshotthreads={snapshot_threads}", f"--restorethreads={restore_threads}",
+            *extra,
+        ]  # fmt: skip
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.samples = RssSamples()
+        self._started_at = 0.0
+        self._stop_sampling = threading.Event()
+        self._sampler: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "the controller is not running"
+        return self.proc.pid
+
+    def start(self, *, timeout: float = 60) -> None:
+        """Start the process and wait until /healthz answers."""
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self._started_at = time.monotonic()
+        self._sampler = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
+        self._sampler.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"controller exited {self.proc.returncode}:\n{process.tail(self.log)}")
+            if process.http_ok(f"{self.metrics_url}/healthz"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"controller not healthy after {timeout} s:\n{process.tail(self.log)}")
+
+    def elapsed(self) -> float:
+        """Seconds since the process started (the samples' clock)."""
+        return time.monotonic() - self._started_at
+
+    def rss(self) -> int:
+        return proc_status_bytes(self.pid, "VmRSS")
+
+    def peak_rss(self) -> int:
+        """The peak resident set size since start (``VmHWM``)."""
+        return proc_status_bytes(self.pid, "VmHWM")
+
+    def _sample(self) -> None:
+        while not self._stop_sampling.wait(_SAMPLE_EVERY):
+            try:
+                rss = self.rss()
+            except (OSError, KeyError, AssertionError):
+                return
+            self.samples.points.append((self.elapsed(), rss))
+
+    def stop(self) -> None:
+        self._stop_sampling.set()
+        if self._sampler is not None:
+            self._sampler.join(timeout=5)
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None

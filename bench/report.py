@@ -1,0 +1,178 @@
+"""Results of a benchmark run: the table people read and the JSON machines keep.
+
+Ratios compare throughput: ``ratio = floor objects/s / k8ssnap objects/s``,
+which is the ratio of times when both handled the same objects, and stays
+fair when the restore also writes a few objects the floor does not (the
+source's system objects it finds already existing). Sizes are decimal
+megabytes (10^6 bytes).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MB = 1_000_000
+
+SNAPSHOT_TARGET = 1.25
+RESTORE_TARGET = 1.5
+RSS_TARGET_MB = 200.0
+RSS_TARGET_OBJECTS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """Objects handled in seconds."""
+
+    objects: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.objects / self.seconds if self.seconds > 0 else 0.0
+
+
+def ratio(measured: Measure, floor: Measure) -> float:
+    """How many times slower than the floor, per object."""
+    return floor.rate / measured.rate if measured.rate > 0 else float("inf")
+
+
+@dataclass(slots=True)
+class ScaleResult:
+    """Everything measured at one scale."""
+
+    scale: int
+    requested_objects: int
+    population: dict[str, int]
+    fill: Measure
+    cluster_objects: int
+    list_floor: Measure
+    list_floor_runs: list[float]
+    list_floor_exact_rv: Measure
+    snapshot: Measure
+    snapshot_phases: dict[str, float]
+    archive_bytes: int
+    create_floor: Measure
+    restore: Measure
+    restore_phases: dict[str, float]
+    restore_outcomes: dict[str, int]
+    rss_baseline: int
+    rss_peak_snapshot: int
+    rss_peak: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def snapshot_ratio(self) -> float:
+        return ratio(self.snapshot, self.list_floor)
+
+    @property
+    def restore_ratio(self) -> float:
+        return ratio(self.restore, self.create_floor)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("fill", "list_floor", "list_floor_exact_rv", "snapshot", "create_floor", "restore"):
+            data[name]["objects_per_second"] = round(getattr(self, name).rate, 1)
+        data["snapshot_ratio"] = round(self.snapshot_ratio, 3)
+        data["restore_ratio"] = round(self.restore_ratio, 3)
+        return data
+
+
+@dataclass(slots=True)
+class Run:
+    """A whole run: settings and one result per scale."""
+
+    started: str
+    settings: dict[str, Any]
+    machine: dict[str, Any]
+    results: list[ScaleResult] = field(default_factory=list)
+
+    def verdicts(self) -> list[tuple[str, bool | None, str]]:
+        """(target, met (None: not measured), evidence), for the table and the JSON."""
+        out: list[tuple[str, bool | None, str]] = []
+        for r in self.results:
+            out.append((
+                f"x{r.scale} snapshot within {SNAPSHOT_TARGET}x of the list floor",
+                r.snapshot_ratio <= SNAPSHOT_TARGET,
+                f"{r.snapshot_ratio:.2f}x",
+            ))  # fmt: skip
+            out.append((
+                f"x{r.scale} restore within {RESTORE_TARGET}x of the create floor",
+                r.restore_ratio <= RESTORE_TARGET,
+                f"{r.restore_ratio:.2f}x",
+            ))  # fmt: skip
+        big = [r for r in self.results if r.cluster_objects >= RSS_TARGET_OBJECTS]
+        if big:
+            worst = max(big, key=lambda r: r.rss_peak)
+            out.append((
+                f"peak RSS under {RSS_TARGET_MB:.0f} MB at >= {RSS_TARGET_OBJECTS} objects",
+                worst.rss_peak / MB < RSS_TARGET_MB,
+                f"{worst.rss_peak / MB:.0f} MB at {worst.cluster_objects} objects",
+            ))  # fmt: skip
+        else:
+            out.append((f"peak RSS under {RSS_TARGET_MB:.0f} MB at {RSS_TARGET_OBJECTS} objects", None,
+                        "no scale reached that many objects"))  # fmt: skip
+        if len(self.results) >= 2:
+            small, large = self.results[0], self.results[-1]
+            size_growth = large.cluster_objects / small.cluster_objects
+            rss_growth = large.rss_peak / small.rss_peak
+            net_growth = (large.rss_peak - large.rss_baseline) / max(1, small.rss_peak - small.rss_baseline)
+            out.append((
+                "peak RSS grows sublinearly with the cluster",
+                rss_growth < size_growth,
+                f"objects x{size_growth:.2f}, peak RSS x{rss_growth:.2f}, above baseline x{net_growth:.2f}",
+            ))  # fmt: skip
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "settings": self.settings,
+            "machine": self.machine,
+            "results": [r.to_json() for r in self.results],
+            "targets": [{"target": t, "met": met, "evidence": e} for t, met, e in self.verdicts()],
+        }
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    return (
+        "| "
+        + " | ".join(
+            c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+        + " |"
+    )
+
+
+def table(run: Run) -> str:
+    """The results as a Markdown table, then the targets."""
+    header = ["scale", "measurement", "objects", "seconds", "objects/s", "ratio", "peak RSS MB", "archive MB"]
+    rows: list[list[str]] = []
+    for r in run.results:
+        scale = f"x{r.scale} (N={r.requested_objects})"
+        rows += [
+            [scale, "list floor", *_cells(r.list_floor), "1.00", "", ""],
+            [scale, "k8ssnap snapshot", *_cells(r.snapshot), f"{r.snapshot_ratio:.2f}",
+             f"{r.rss_peak_snapshot / MB:.0f}", f"{r.archive_bytes / MB:.1f}"],
+            [scale, "create floor", *_cells(r.create_floor), "1.00", "", ""],
+            [scale, "k8ssnap restore", *_cells(r.restore), f"{r.restore_ratio:.2f}",
+             f"{r.rss_peak / MB:.0f}", ""],
+        ]  # fmt: skip
+    widths = [max(len(x) for x in column) for column in zip(header, *rows, strict=True)]
+    lines = [_row(header, widths), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += [_row(row, widths) for row in rows]
+    lines.append("")
+    for target, met, evidence in run.verdicts():
+        mark = "not measured" if met is None else ("met" if met else "MISSED")
+        lines.append(f"- {target}: {mark} ({evidence})")
+    return "\n".join(lines)
+
+
+def _cells(m: Measure) -> list[str]:
+    return [str(m.objects), f"{m.seconds:.2f}", f"{m.rate:.0f}"]

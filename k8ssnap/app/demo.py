@@ -1,0 +1,178 @@
+"""The main job on the local environment: snapshot cluster a, restore it into cluster b.
+
+``./scripts/demo`` runs this. It brings up (or reuses) the local
+environment in ``.devenv``, installs the CRDs, credentials, an
+ObjectstoreConfig and a RestorePreference into cluster a with kubectl,
+creates a small application in namespace ``demo``, starts the controller,
+and then does what a user does: ``kubectl create -f`` a Snapshot of
+cluster a, waits for it, ``kubectl create -f`` a Restore carrying cluster
+b's kubeconfig, waits for it, and prints ``kubectl get snapshots,restores``
+and what arrived in cluster b. The environment stays up afterwards;
+``python -m k8ssnap.devenv down`` stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from k8ssnap.devenv import env, process
+
+NS = "k8s-snap"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Kubectl:
+    def __init__(self, info: env.EnvironmentInfo, cluster: str) -> None:
+        self.argv = [str(info.kubectl), "--kubeconfig", str(info.clusters[cluster].kubeconfig)]
+
+    def __call__(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        proc = subprocess.run([*self.argv, *args], input=stdin, capture_output=True, text=True, check=False)
+        if check and proc.returncode != 0:
+            raise SystemExit(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        self("apply", "-f", "-", stdin=json.dumps(obj))
+
+
+def _say(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def _environment(folder: Path) -> env.EnvironmentInfo:
+    try:
+        info = env.load(folder)
+        if all(process.alive(r.pgid) for r in info.services.values()):
+            return info
+    except FileNotFoundError:
+        pass
+    return env.Environment(folder).up()
+
+
+def _install(a: _Kubectl, info: env.EnvironmentInfo) -> None:
+    a("apply", "-f", str(ROOT / "artifacts" / "crd.yaml"))
+    a("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    a.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    a.apply({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-s3", "namespace": NS},
+        "stringData": {"accesskey": info.s3.access_key, "secretkey": info.s3.secret_key},
+    })  # fmt: skip
+    a.apply({
+        "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "ObjectstoreConfig",
+        "metadata": {"name": "demo", "namespace": NS},
+        "spec": {"region": info.s3.region, "endpoint": info.s3.endpoint, "bucket": info.s3.bucket,
+                 "cloudCredentialSecret": "demo-s3", "insecure": True, "forcePathStyle": True},
+    })  # fmt: skip
+    a.apply({
+        "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "RestorePreference",
+        "metadata": {"name": "demo-only", "namespace": NS},
+        "spec": {"includeNamespaces": ["demo"]},
+    })  # fmt: skip
+
+
+def _application(a: _Kubectl) -> None:
+    a.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
+    a.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "demo"},
+             "data": {"greeting": "hello from cluster a"}})  # fmt: skip
+    a.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-password", "namespace": "demo"},
+             "stringData": {"password": "demo-only"}})  # fmt: skip
+    labels = {"app": "web"}
+    a.apply({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "demo"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
+    })  # fmt: skip
+    a.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "demo"},
+             "spec": {"selector": labels, "ports": [{"port": 80}]}})  # fmt: skip
+
+
+def _controller(info: env.EnvironmentInfo) -> subprocess.Popen[bytes]:
+    port = process.free_port()
+    log = (info.folder / "controller.log").open("ab")
+    argv = [
+        sys.executable, "-m", "k8ssnap.app.controller", f"--kubeconfig={info.clusters['a'].kubeconfig}",
+        f"--namespace={NS}", f"--metrics-address=127.0.0.1:{port}",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not process.http_ok(f"http://127.0.0.1:{port}/readyz"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the controller did not start; see {info.folder / 'controller.log'}")
+        time.sleep(0.2)
+    print(f"controller running (pid {proc.pid}); metrics at http://127.0.0.1:{port}/metrics")
+    return proc
+
+
+def _wait(a: _Kubectl, kind: str, name: str) -> None:
+    for _ in range(600):
+        phase = a("get", kind, name, "-n", NS, "-o", "jsonpath={.status.phase}")
+        if phase in ("Completed", "Failed"):
+            print(f"{kind}/{name}: {phase}")
+            if phase == "Failed":
+                print(a("get", kind, name, "-n", NS, "-o", "jsonpath={.status.reason}"))
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"{kind}/{name} did not finish")
+
+
+def run(folder: Path) -> int:
+    """The whole story; returns the exit code."""
+    _say("local environment: clusters a and b, S3")
+    info = _environment(folder)
+    a, b = _Kubectl(info, "a"), _Kubectl(info, "b")
+    _say("install k8ssnap's CRDs, credentials, ObjectstoreConfig and RestorePreference into cluster a")
+    _install(a, info)
+    _say("an application in namespace demo of cluster a")
+    _application(a)
+    _say("start the controller")
+    controller = _controller(info)
+    try:
+        suffix = secrets.token_hex(3)
+        snap, restore = f"cluster-a-{suffix}", f"cluster-b-from-a-{suffix}"
+        _say(f"kubectl create -f snapshot.yaml  ({snap})")
+        a("create", "-f", "-", stdin=json.dumps({
+            "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "Snapshot",
+            "metadata": {"name": snap, "namespace": NS},
+            "spec": {"clusterName": "cluster-a", "objectstoreConfig": "demo", "ttl": "720h",
+                     "kubeconfig": info.clusters["a"].kubeconfig.read_text()},
+        }))  # fmt: skip
+        _wait(a, "snapshot", snap)
+        _say(f"kubectl create -f restore.yaml  ({restore}: into cluster b, with b's kubeconfig)")
+        a("create", "-f", "-", stdin=json.dumps({
+            "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "Restore",
+            "metadata": {"name": restore, "namespace": NS},
+            "spec": {"clusterName": "cluster-b", "backupName": snap, "restorePreferenceName": "demo-only",
+                     "kubeconfig": info.clusters["b"].kubeconfig.read_text()},
+        }))  # fmt: skip
+        _wait(a, "restore", restore)
+        _say("kubectl get snapshots,restores -n k8s-snap  (cluster a)")
+        print(a("get", "snapshots,restores", "-n", NS))
+        _say("what arrived in cluster b: kubectl get all,configmaps,secrets -n demo")
+        print(b("get", "deployments,services,configmaps,secrets", "-n", "demo"))
+        print(b("get", "configmap", "settings", "-n", "demo", "-o", "jsonpath={.data.greeting}"))
+    finally:
+        controller.terminate()
+        controller.wait(timeout=60)
+    _say("done; the environment is still up")
+    print(f"stop it with: .venv/bin/python -m k8ssnap.devenv down --dir {folder}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="k8ssnap-demo", description=__doc__)
+    parser.add_argument("--dir", type=Path, default=Path(".devenv"))
+    args = parser.parse_args(argv)
+    return run(args.dir.resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

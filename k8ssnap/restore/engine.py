@@ -1,0 +1,248 @@
+"""Restoring one snapshot archive into one cluster, tier by tier.
+
+Pipeline::
+
+    ObjectStore.download -> ArchiveReader (gunzip, untar, integrity)
+      -> classify + PlanFacts -> Spool (one temp file per tier)      [intake]
+      -> checksum, size and snapshot name verified                   [nothing created yet]
+      -> destination discovery
+      -> per tier, first to last: spool records -> N workers:
+           exclusion_reason -> transform -> POST (or PUT when overwriting)
+      -> after CRDs: wait Established, re-discover
+      -> after storage: wait for created claims to be Bound
+      -> destination resourceVersion and time -> RestoreResult
+
+Contracts:
+
+* A corrupt, truncated or unexpected archive raises
+  :class:`~k8ssnap.errors.ArchiveError` and creates nothing.
+* Tiers never overlap: a tier starts when every object of the previous
+  one has an outcome. Inside a tier at most ``concurrency`` objects are
+  in flight, and memory holds at most that many objects.
+* Per-object problems (excluded, not served, API errors after retries,
+  a claim that does not bind) go to the result lists; they never stop
+  the restore. Only store, archive and spool failures, and a destination
+  whose discovery or resourceVersion cannot be read, raise.
+* The spool directory is removed however :meth:`RestoreEngine.run` ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from k8ssnap import errors, retry
+from k8ssnap.domain import kinds
+from k8ssnap.domain.facts import PlanFacts
+from k8ssnap.domain.paths import GroupResource, collection_path, parse_path
+from k8ssnap.domain.plan import exclusion_reason, transform
+from k8ssnap.domain.tiers import Tier
+from k8ssnap.kube import discovery, listing
+from k8ssnap.kube.client import KubeClient
+from k8ssnap.restore import readiness
+from k8ssnap.restore.intake import take_in
+from k8ssnap.restore.job import RestoreJob, RestoreResult
+from k8ssnap.restore.ledger import Ledger, Outcome
+from k8ssnap.restore.spool import Record, Spool
+from k8ssnap.restore.target import Target, Unserved
+from k8ssnap.restore.writer import ObjectWriter
+from k8ssnap.store.objectstore import ObjectStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+SETTLE_TIMEOUT = 30.0
+
+
+class RestoreEngine:
+    """Runs restores. ``concurrency`` bounds parallel creates (``--restorethreads``).
+
+    ``crd_timeout`` bounds the wait for restored CRDs to be served, and
+    ``bind_timeout`` the wait for restored claims to be Bound (30 s each).
+    ``spool_dir`` is where temporary spool directories are made (the
+    system's temporary directory by default).
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        crd_timeout: float = SETTLE_TIMEOUT,
+        bind_timeout: float = SETTLE_TIMEOUT,
+        spool_dir: Path | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        self._limits = _Limits(concurrency=concurrency, crd_timeout=crd_timeout, bind_timeout=bind_timeout)
+        self._spool_dir = spool_dir
+
+    async def run(
+        self,
+        job: RestoreJob,
+        *,
+        kube: KubeClient,
+        store: ObjectStore,
+        progress: Progress | None = None,
+    ) -> RestoreResult:
+        """Restore ``job``'s archive into the cluster behind ``kube``; see the module contract."""
+        ledger = Ledger(progress=progress)
+        async with await Spool.create(parent=self._spool_dir) as spool:
+            intake = await take_in(job, store=store, spool=spool)
+            found = await retry.retrying(
+                lambda: discovery.discover(kube), backoff=job.backoff, what="discovery"
+            )
+            run = _Run(
+                job=job,
+                kube=kube,
+                spool=spool,
+                facts=intake.facts,
+                ledger=ledger,
+                target=Target(found),
+                writer=ObjectWriter(kube=kube, backoff=job.backoff, overwrite=job.overwrites),
+                limits=self._limits,
+            )
+            await run.all_tiers()
+        resource_version = await retry.retrying(
+            lambda: listing.current_resource_version(kube),
+            backoff=job.backoff,
+            what="resourceVersion",
+        )
+        result = ledger.result(
+            num_preference_excluded=intake.num_preference_excluded,
+            num_snapshot_contents=intake.num_snapshot_contents,
+            resource_version=resource_version,
+            timestamp=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        )
+        log.info(
+            "restore of %s: %d created, %d updated, %d already existed, %d excluded, %d failed",
+            job.snapshot_name,
+            len(result.created),
+            len(result.updated),
+            len(result.already_existed),
+            len(result.excluded),
+            len(result.failed),
+        )
+        return result
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Limits:
+    """How much a restore may do at once, and how long it waits after a tier."""
+
+    concurrency: int
+    crd_timeout: float
+    bind_timeout: float
+
+
+@dataclass(slots=True, kw_only=True)
+class _Run:
+    """The second pass of one restore: the tiers, in order."""
+
+    job: RestoreJob
+    kube: KubeClient
+    spool: Spool
+    facts: PlanFacts
+    ledger: Ledger
+    target: Target
+    writer: ObjectWriter
+    limits: _Limits
+
+    async def all_tiers(self) -> None:
+        """Restore every tier, first to last, with the waits that follow two of them."""
+        for tier in Tier:
+            await self._tier(tier)
+            if tier is Tier.CRDS:
+                await self._after_crds()
+            elif tier is Tier.STORAGE:
+                await self._after_storage()
+
+    async def _tier(self, tier: Tier) -> None:
+        """Restore one tier with at most ``concurrency`` objects in flight."""
+        count = self.spool.count(tier)
+        if not count:
+            return
+        records = self.spool.records(tier)
+        lock = asyncio.Lock()
+
+        async def next_record() -> Record | None:
+            async with lock:
+                return await anext(records, None)
+
+        async def work() -> None:
+            while (record := await next_record()) is not None:
+                await self._restore(*record)
+
+        workers = min(self.limits.concurrency, count)
+        try:
+            await _all(work() for _ in range(workers))
+        finally:
+            await records.aclose()
+        log.debug("tier %s: %d objects done", tier.name, count)
+
+    async def _restore(self, path: str, body: bytes) -> None:
+        """Decide and, if kept, write one spooled object; record its outcome."""
+        obj = orjson.loads(body)
+        reason = exclusion_reason(path, obj, self.facts)
+        if reason is not None:
+            self.ledger.excluded(path, reason)
+            return
+        ref = parse_path(path)
+        try:
+            resource, target_path = self.target.path(ref)
+            outcome = await self.writer.write(
+                collection=collection_path(resource, ref.namespace),
+                path=target_path,
+                body=transform(path, obj),
+            )
+        except (Unserved, errors.K8sSnapError) as error:
+            self.ledger.failed(path, error.reason)
+            return
+        self.ledger.placed(path, outcome)
+
+    async def _after_crds(self) -> None:
+        """Wait for restored CRDs to be Established, then read discovery again."""
+        crds = self._placed_of(kinds.CRDS, Outcome.CREATED, Outcome.UPDATED, Outcome.ALREADY_EXISTED)
+        if not crds:
+            return
+        timeout = self.limits.crd_timeout
+        concurrency = self.limits.concurrency
+        expected = await readiness.established_crds(self.kube, crds, timeout=timeout, concurrency=concurrency)
+        self.target = await readiness.serving(self.kube, expected, timeout=timeout, backoff=self.job.backoff)
+
+    async def _after_storage(self) -> None:
+        """Report created claims that do not bind within the bind timeout as failed."""
+        claims = self._placed_of(kinds.PERSISTENT_VOLUME_CLAIMS, Outcome.CREATED)
+        if not claims:
+            return
+        timeout = self.limits.bind_timeout
+        bound = await readiness.bound_claims(
+            self.kube, claims, timeout=timeout, concurrency=self.limits.concurrency
+        )
+        for path in sorted(set(claims) - bound):
+            self.ledger.not_bound(path, f"created but not Bound within {timeout:g} s")
+
+    def _placed_of(self, resource: GroupResource, *outcomes: Outcome) -> list[str]:
+        return [path for path in self.ledger.paths(*outcomes) if parse_path(path).group_resource == resource]
+
+
+async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run coroutines concurrently; on the first error cancel the rest and raise it unwrapped."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coro in coros:
+                group.create_task(coro)
+    except BaseExceptionGroup as group_error:
+        raise _first_leaf(group_error) from None
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

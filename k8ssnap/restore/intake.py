@@ -1,0 +1,96 @@
+"""Intake: the first pass over an archive, from the object store to the spool.
+
+The archive is downloaded as a stream, gunzipped and untarred by
+:class:`~k8ssnap.archive.reader.ArchiveReader`; every object is classified
+by the preference (:func:`~k8ssnap.domain.tiers.classify`) and shown to
+:class:`~k8ssnap.domain.facts.PlanFacts`. Objects the preference lets
+through are spooled, raw, to their tier's file; the others are only
+counted (``numPreferenceExcluded``).
+
+Contract: :func:`take_in` returns only for an archive that is complete and
+intact. The reader's own checks (gzip CRC, tar structure, the version-1
+index) and then the job's expected sha256, size and snapshot name are all
+verified before it returns, and any mismatch raises
+:class:`~k8ssnap.errors.ArchiveError`. Nothing has been created in the
+destination at that point, so a bad archive changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from k8ssnap.archive.reader import ArchiveReader, Entry, ReadSummary
+from k8ssnap.domain.facts import PlanFacts
+from k8ssnap.domain.tiers import Tiered, classify
+from k8ssnap.errors import ArchiveError
+from k8ssnap.restore.job import RestoreJob
+from k8ssnap.restore.spool import Spool
+from k8ssnap.store.objectstore import ObjectStore
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What the first pass learned: sealed facts-to-be and the counts for the result."""
+
+    facts: PlanFacts
+    num_snapshot_contents: int
+    num_preference_excluded: int
+    summary: ReadSummary
+
+
+async def take_in(job: RestoreJob, *, store: ObjectStore, spool: Spool) -> Intake:
+    """Stream ``job``'s archive into ``spool``; raise ArchiveError unless it is intact."""
+    reader = ArchiveReader()
+    facts = PlanFacts(preference=job.preference)
+    excluded = 0
+    async for chunk in store.download(job.archive_key):
+        for entry in reader.feed(chunk):
+            item = classify(entry.path, _object(entry), job.preference)
+            facts.observe(item)
+            if isinstance(item, Tiered):
+                await spool.add(item.tier, entry.path, entry.body)
+            else:
+                excluded += 1
+    summary = reader.close()
+    verify(summary, job)
+    await spool.seal()
+    return Intake(
+        facts=facts,
+        num_snapshot_contents=summary.count,
+        num_preference_excluded=excluded,
+        summary=summary,
+    )
+
+
+def verify(summary: ReadSummary, job: RestoreJob) -> None:
+    """Raise ArchiveError unless the read archive is the one the job expects.
+
+    An empty ``expected_sha256`` or a zero ``expected_size`` is not checked.
+    """
+    if job.expected_size and summary.size != job.expected_size:
+        raise ArchiveError(
+            f"archive {job.archive_key} is {summary.size} bytes, but its record says {job.expected_size}"
+        )
+    if job.expected_sha256 and summary.sha256 != job.expected_sha256.lower():
+        raise ArchiveError(
+            f"archive {job.archive_key} has sha256 {summary.sha256}, "
+            f"but its record says {job.expected_sha256}"
+        )
+    if summary.snapshot_name != job.snapshot_name:
+        raise ArchiveError(
+            f"archive {job.archive_key} holds snapshot {summary.snapshot_name!r}, not {job.snapshot_name!r}"
+        )
+
+
+def _object(entry: Entry) -> dict[str, Any]:
+    """The entry's JSON object; ArchiveError for anything else (the archive is damaged)."""
+    try:
+        obj = orjson.loads(entry.body)
+    except orjson.JSONDecodeError:
+        raise ArchiveError(f"archive entry {entry.path} is not JSON") from None
+    if not isinstance(obj, dict):
+        raise ArchiveError(f"archive entry {entry.path} is not a JSON object")
+    return obj

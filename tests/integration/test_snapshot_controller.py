@@ -1,0 +1,201 @@
+"""Snapshots through the controller, driven by kubectl, against real cluster a and S3."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from k8ssnap import errors
+from k8ssnap.archive.reader import ArchiveReader
+from k8ssnap.devenv import env
+from k8ssnap.domain import selection
+from k8ssnap.domain.paths import ApiResource, object_path
+from k8ssnap.kube import discovery
+from k8ssnap.kube.client import KubeClient
+from k8ssnap.store import layout
+from k8ssnap.store.s3 import S3Store
+from tests import mix
+from tests.conftest import CONTROLLER_NS, Kubectl
+from tests.controllerproc import ControllerProcess
+from tests.crs import snapshot_manifest, wait_phase
+
+pytestmark = pytest.mark.integration
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+async def _archive_paths(store: S3Store, name: str) -> set[str]:
+    reader = ArchiveReader()
+    paths: set[str] = set()
+    async for chunk in store.download(layout.archive_key(name)):
+        paths.update(e.path for e in reader.feed(chunk))
+    reader.close()
+    return paths
+
+
+async def _live_paths(kube: KubeClient) -> dict[str, dict[str, Any]]:
+    """Every object of every snapshottable resource, as the API lists it now."""
+    found = await discovery.discover(kube)
+    live: dict[str, dict[str, Any]] = {}
+    for resource in selection.select_resources(found.groups):
+        body = await kube.get(resource.api_prefix + "/" + resource.resource)
+        for item in body.get("items", []):
+            meta = item["metadata"]
+            live[object_path(resource, namespace=meta.get("namespace") or None, name=meta["name"])] = item
+    return live
+
+
+def _resources_listed_by_kubectl(kubectl: Kubectl) -> set[str]:
+    out = kubectl("api-resources", "--verbs=list,get,create,delete", "-o", "name")
+    return {line.strip() for line in out.splitlines() if line.strip()}
+
+
+async def test_snapshot_of_the_realistic_mix_completes_with_everything(
+    controller: ControllerProcess,
+    devenv: env.EnvironmentInfo,
+    kubectl_a: Kubectl,
+    kube_a: KubeClient,
+    controller_store: S3Store,
+    namespace: str,
+) -> None:
+    await mix.create_mix(kube_a, namespace)
+    name = _name("mix")
+    kubectl_a("create", "-f", "-", input=snapshot_manifest(name, kubeconfig=devenv.clusters["a"].kubeconfig))
+    snap = wait_phase(kubectl_a, "snapshot", name, "Completed")
+    live = await _live_paths(kube_a)
+    archived = await _archive_paths(controller_store, name)
+    status = snap["status"]
+    assert status["numberOfContents"] == len(archived)
+    assert set(status["contents"]) == archived
+    taken = dt.datetime.fromisoformat(status["snapshotTimestamp"].replace("Z", "+00:00"))
+    # everything that existed before the snapshot and still exists is archived ...
+    older = {
+        p
+        for p, o in live.items()
+        if dt.datetime.fromisoformat(o["metadata"]["creationTimestamp"].replace("Z", "+00:00")) < taken
+    }
+    assert older <= archived
+    # ... and the archive holds nothing else but objects deleted since
+    for path in archived - set(live):
+        with pytest.raises(errors.NotFound):
+            await kube_a.get(path)
+    for expected in (
+        f"/api/v1/namespaces/{namespace}/secrets/secret-0",
+        f"/apis/apps/v1/namespaces/{namespace}/statefulsets/db",
+        f"/apis/{mix.crd_group(namespace)}/v1/namespaces/{namespace}/widgets/w0",
+        f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{mix.crd_group(namespace)}",
+        f"/api/v1/persistentvolumes/pv-{namespace}",
+        f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{namespace}-viewer",
+    ):
+        assert expected in archived
+    kinds = {p.split("/")[-2] for p in archived}
+    assert not kinds & {"events", "nodes"}
+    # the same resource types kubectl lists (minus the documented never-restorable ones)
+    kubectl_kinds = {r.split(".")[0] for r in _resources_listed_by_kubectl(kubectl_a)}
+    assert {"configmaps", "secrets", "deployments", "statefulsets", "widgets"} <= kubectl_kinds
+    assert kinds <= kubectl_kinds
+    # kubeconfigs and the controller's credentials never enter the archive or its metadata
+    raw = await controller_store.get(layout.archive_key(name))
+    head = await controller_store.head(layout.archive_key(name))
+    assert b"client-key-data" not in raw and devenv.s3.secret_key.encode() not in raw
+    assert set(head.metadata) == {layout.FORMAT_KEY, layout.SNAPSHOT_KEY}
+    assert status["storedFileSize"] == len(raw)
+
+
+def test_kubectl_get_snapshots_shows_the_columns(controller: ControllerProcess, kubectl_a: Kubectl) -> None:
+    name = _name("cols")
+    kubectl_a("create", "-f", "-", input=snapshot_manifest(name, kubeconfig=None))
+    wait_phase(kubectl_a, "snapshot", name, "Completed")
+    table = kubectl_a("get", "snapshots", "-n", CONTROLLER_NS)
+    header = table.splitlines()[0].split()
+    assert header == ["NAME", "CLUSTERNAME", "BACKUPDATE", "STATUS"]
+    row = next(line.split() for line in table.splitlines() if line.startswith(name))
+    assert row[1] == "cluster-a" and row[3] == "Completed" and row[2].endswith("Z")
+
+
+async def test_objects_changed_during_the_walk_are_as_at_the_snapshot_version(
+    kube_a: KubeClient, s3: S3Store, namespace: str
+) -> None:
+    """The walk reads every page at exactly one resourceVersion, whatever changes meanwhile."""
+    from k8ssnap.archive.index import RecordedSpec
+    from k8ssnap.kube import listing
+    from k8ssnap.snapshot.engine import SnapshotJob, _Walk
+
+    cm_path = f"/api/v1/namespaces/{namespace}/configmaps"
+    await kube_a.create(cm_path, {"metadata": {"name": "moving"}, "data": {"v": "before"}})
+    for i in range(30):
+        await kube_a.create(cm_path, {"metadata": {"name": f"filler-{i}"}, "data": {"i": str(i)}})
+    rv = await listing.current_resource_version(kube_a)
+    # the cluster changes after the snapshot's version was fixed, before and during the walk
+    await kube_a.merge_patch(f"{cm_path}/moving", {"data": {"v": "after"}})
+    await kube_a.delete(f"{cm_path}/filler-0")
+    await kube_a.create(cm_path, {"metadata": {"name": "born-later"}, "data": {}})
+    name = _name("pit")
+    job = SnapshotJob(
+        name=name,
+        cluster_name="a",
+        spec=RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config=""),
+        page_size=7,  # many pages, so the continue token must keep the version
+    )
+    configmaps = ApiResource(
+        group="", version="v1", resource="configmaps", kind="ConfigMap", namespaced=True, verbs=frozenset()
+    )
+    walk = _Walk(job=job, kube=kube_a, rv=rv, slots=asyncio.Semaphore(2), notes=[], progress=None)
+    await walk.run(s3, (configmaps,), queue_pages=2)
+    reader = ArchiveReader()
+    entries = {e.path: e for e in reader.feed(await s3.get(layout.archive_key(name)))}
+    reader.close()
+    moving = json.loads(entries[f"{cm_path}/moving"].body)
+    assert moving["data"] == {"v": "before"}
+    assert f"{cm_path}/filler-0" in entries
+    assert f"{cm_path}/born-later" not in entries
+    assert int(moving["metadata"]["resourceVersion"]) <= int(rv)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("bad-kubeconfig", "kubeconfig"),
+        ("wrong-keys", "SignatureDoesNotMatch"),
+        ("missing-bucket", "does not exist"),
+        ("past", "AvailableUntil is set as past."),
+    ],
+)
+def test_failures_have_reasons_a_person_understands(
+    controller: ControllerProcess, devenv: env.EnvironmentInfo, kubectl_a: Kubectl, case: str, expected: str
+) -> None:
+    name = _name(case)
+    spec: dict[str, Any] = {}
+    kubeconfig: Path | str = devenv.clusters["a"].kubeconfig
+    if case == "bad-kubeconfig":
+        kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n"
+    elif case in ("wrong-keys", "missing-bucket"):
+        config = f"{case}-{secrets.token_hex(2)}"
+        secret = "s3-credentials" if case == "missing-bucket" else f"{config}-creds"
+        if case == "wrong-keys":
+            kubectl_a(
+                "create", "secret", "generic", secret, "-n", CONTROLLER_NS,
+                f"--from-literal=accesskey={devenv.s3.access_key}", "--from-literal=secretkey=wrong-secret",
+            )  # fmt: skip
+        bucket = "no-such-bucket" if case == "missing-bucket" else "controller"
+        kubectl_a("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "ObjectstoreConfig",
+            "metadata": {"name": config, "namespace": CONTROLLER_NS},
+            "spec": {"endpoint": devenv.s3.endpoint, "bucket": bucket, "cloudCredentialSecret": secret,
+                     "insecure": True, "forcePathStyle": True},
+        }))  # fmt: skip
+        spec["objectstoreConfig"] = config
+    else:
+        spec["availableUntil"] = "2020-07-01T02:03:04Z"
+    kubectl_a("create", "-f", "-", input=snapshot_manifest(name, kubeconfig=kubeconfig, **spec))
+    snap = wait_phase(kubectl_a, "snapshot", name, "Failed", timeout=180)
+    assert expected in snap["status"]["reason"]
+    assert "client-key-data" not in snap["status"]["reason"]

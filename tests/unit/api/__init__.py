@@ -1,0 +1,1 @@
+"""Unit tests of k8ssnap.api and artifacts/crd.yaml."""
