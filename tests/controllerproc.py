@@ -6,6 +6,7 @@ with k8s-snap's flags; its log is kept next to the environment's logs.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +32,12 @@ class ControllerProcess:
             "--housekeeping-interval=3", *(extra or []),
         ]  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
+        self.hostname = socket.gethostname()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     def start(self, *, timeout: float = 60) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)

@@ -210,19 +210,41 @@ def _execute(ns: argparse.Namespace, console: Console, sub: argparse.ArgumentPar
     run: Command = ns.run
     try:
         code: int = uvloop.run(run(ns, console))
-    except UsageError as exc:
-        return _usage(sub, exc, console.err)
-    except errors.K8sSnapError as exc:
-        console.err.write(f"k8ssnap {ns.command}: {exc.reason}\n")
-        return EXIT_FAILED
-    except OSError as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        console.err.write(f"k8ssnap {ns.command}: {exc.strerror or exc}{where}\n")
-        return EXIT_FAILED
     except KeyboardInterrupt:
         console.err.write(f"k8ssnap {ns.command}: interrupted\n")
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        failure = expected_failure(exc)
+        if failure is None:
+            raise  # a bug: the traceback is what a report needs
+        if isinstance(failure, UsageError):
+            return _usage(sub, failure, console.err)
+        console.err.write(f"k8ssnap {ns.command}: {describe(failure)}\n")
+        return EXIT_FAILED
     return code
+
+
+Failure = UsageError | errors.K8sSnapError | OSError
+
+
+def expected_failure(exc: BaseException) -> Failure | None:
+    """The usage error, k8ssnap error or OSError ``exc`` is, or holds in a TaskGroup's group."""
+    if isinstance(exc, Failure):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = expected_failure(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def describe(failure: errors.K8sSnapError | OSError) -> str:
+    """One line for a person: the k8ssnap reason, or what the system said about which file."""
+    if isinstance(failure, errors.K8sSnapError):
+        return failure.reason
+    where = f": {failure.filename}" if failure.filename else ""
+    return f"{failure.strerror or failure}{where}"
 
 
 def _usage(sub: argparse.ArgumentParser, exc: UsageError, err: TextIO) -> int:

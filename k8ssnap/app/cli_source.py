@@ -60,7 +60,7 @@ class SourceOptions:
     settings: S3Settings | None = None
     prefix: str = ""
     file: Path | None = None
-    retry_seconds: float = 30.0
+    retry_seconds: float = 60.0
 
     @property
     def backoff(self) -> retry.Backoff:
@@ -111,7 +111,8 @@ class Source:
         try:
             await self.store.head(self.archive_key(name))
         except errors.ObjectMissing:
-            raise errors.ConfigError(f"no snapshot {name!r} at {self.where(name)}") from None
+            what = "no archive" if self.local is not None else f"no snapshot {name!r}"
+            raise errors.ConfigError(f"{what} at {self.where(name)}") from None
 
     async def name_of_local(self) -> str:
         """The snapshot name inside a local archive: from its record, else by reading it through."""

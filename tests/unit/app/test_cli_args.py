@@ -261,3 +261,22 @@ def test_missing_preference_file_fails_with_exit_1(tmp_path: Path) -> None:
     assert code == 1
     assert "No such file or directory" in err
     assert "missing.yaml" in err
+
+
+@pytest.mark.parametrize(
+    ("exc", "found"),
+    [
+        (errors.Forbidden("listing secrets is forbidden"), "listing secrets is forbidden"),
+        (ExceptionGroup("tasks", [ValueError("x"), errors.Unauthorized("token expired")]), "token expired"),
+        (ExceptionGroup("outer", [ExceptionGroup("inner", [OSError(28, "No space left")])]), "No space left"),
+        (ValueError("a bug"), None),
+        (ExceptionGroup("tasks", [ValueError("a bug")]), None),
+    ],
+)
+def test_expected_failures_are_found_inside_task_groups(exc: Exception, found: str | None) -> None:
+    failure = cli.expected_failure(exc)
+    if found is None:
+        assert failure is None
+    else:
+        assert failure is not None and not isinstance(failure, UsageError)
+        assert cli.describe(failure) == found

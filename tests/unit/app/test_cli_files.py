@@ -185,4 +185,4 @@ def test_get_of_an_object_not_in_the_snapshot_fails_with_a_hint(tmp_path: Path, 
 def test_missing_local_archive_fails(tmp_path: Path) -> None:
     code, _, err = run("show", "--file", str(tmp_path / "nothing.tgz"))
     assert code == 1
-    assert "no snapshot" in err
+    assert f"no archive at {tmp_path / 'nothing.tgz'}" in err

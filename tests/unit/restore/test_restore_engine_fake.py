@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,34 @@ async def test_a_bad_archive_creates_nothing_and_leaves_no_spool(tmp_path: Path)
 def test_concurrency_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         RestoreEngine(concurrency=0)
+
+
+async def test_a_cancelled_restore_leaves_no_spool(tmp_path: Path) -> None:
+    kube = FakeKube()
+    started, never = asyncio.Event(), asyncio.Event()
+    original = kube.request
+
+    async def hanging(method: str, path: str, **kw: Any) -> bytes:
+        if method == "POST" and "/configmaps" in path:
+            started.set()
+            await never.wait()
+        return await original(method, path, **kw)
+
+    kube.request = hanging  # type: ignore[method-assign]
+    store = FakeStore({"s.tgz": archive("s", mixed())})
+    job = RestoreJob(
+        snapshot_name="s",
+        archive_key="s.tgz",
+        expected_sha256="",
+        expected_size=0,
+        preference=Preference.default(),
+        backoff=NOW,
+    )
+    engine = RestoreEngine(concurrency=2, spool_dir=tmp_path)
+    task = asyncio.create_task(engine.run(job, kube=kube, store=store))  # type: ignore[arg-type]
+    await started.wait()
+    assert list(tmp_path.iterdir())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert list(tmp_path.iterdir()) == []
