@@ -208,14 +208,21 @@ class _Run:
         self.ledger.placed(path, outcome)
 
     async def _after_crds(self) -> None:
-        """Wait for restored CRDs to be Established, then read discovery again."""
+        """Wait for restored CRDs to be Established and served, within ``crd_timeout`` in all."""
         crds = self._placed_of(kinds.CRDS, Outcome.CREATED, Outcome.UPDATED, Outcome.ALREADY_EXISTED)
         if not crds:
             return
-        timeout = self.limits.crd_timeout
-        concurrency = self.limits.concurrency
-        expected = await readiness.established_crds(self.kube, crds, timeout=timeout, concurrency=concurrency)
-        self.target = await readiness.serving(self.kube, expected, timeout=timeout, backoff=self.job.backoff)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.crd_timeout
+        expected = await readiness.established_crds(
+            self.kube, crds, timeout=self.limits.crd_timeout, concurrency=self.limits.concurrency
+        )
+        remaining = max(0.0, deadline - loop.time())
+        self.target = await readiness.serving(
+            self.kube, expected, timeout=remaining, backoff=self.job.backoff
+        )
+        if not self.target.serves(expected):
+            log.warning("restore of %s: some restored CRDs are not served yet", self.job.snapshot_name)
 
     async def _after_storage(self) -> None:
         """Report created claims that do not bind within the bind timeout as failed."""
