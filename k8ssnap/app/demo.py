@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from k8ssnap.devenv import env, process
+from k8ssnap.devenv.accounts import service_account_kubeconfig
 
 NS = "k8s-snap"
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,10 +59,9 @@ def _environment(folder: Path) -> env.EnvironmentInfo:
 
 
 def _install(a: _Kubectl, info: env.EnvironmentInfo) -> None:
-    a("apply", "-f", str(ROOT / "artifacts" / "crd.yaml"))
+    a("apply", "-k", str(ROOT / "artifacts"))  # CRDs, namespace, RBAC, credential, Deployment
     a("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-    a.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-    a.apply({
+    a.apply({  # the sample credential, filled in for the local S3
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-s3", "namespace": NS},
         "stringData": {"accesskey": info.s3.access_key, "secretkey": info.s3.secret_key},
     })  # fmt: skip
@@ -96,10 +96,18 @@ def _application(a: _Kubectl) -> None:
 
 
 def _controller(info: env.EnvironmentInfo) -> subprocess.Popen[bytes]:
+    """The controller, out of cluster but as its ServiceAccount: the RBAC in artifacts/ is what it has."""
     port = process.free_port()
     log = (info.folder / "controller.log").open("ab")
+    kubeconfig = service_account_kubeconfig(
+        info,
+        cluster="a",
+        namespace=NS,
+        account="k8ssnap-controller",
+        path=info.folder / "controller.kubeconfig",
+    )
     argv = [
-        sys.executable, "-m", "k8ssnap.app.controller", f"--kubeconfig={info.clusters['a'].kubeconfig}",
+        sys.executable, "-m", "k8ssnap.app.controller", f"--kubeconfig={kubeconfig}",
         f"--namespace={NS}", f"--metrics-address=127.0.0.1:{port}",
     ]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -129,11 +137,11 @@ def run(folder: Path) -> int:
     _say("local environment: clusters a and b, S3")
     info = _environment(folder)
     a, b = _Kubectl(info, "a"), _Kubectl(info, "b")
-    _say("install k8ssnap's CRDs, credentials, ObjectstoreConfig and RestorePreference into cluster a")
+    _say("kubectl apply -k artifacts/ on cluster a, then an ObjectstoreConfig and a RestorePreference")
     _install(a, info)
     _say("an application in namespace demo of cluster a")
     _application(a)
-    _say("start the controller")
+    _say("start the controller as its ServiceAccount (out of cluster: the local clusters run no pods)")
     controller = _controller(info)
     try:
         suffix = secrets.token_hex(3)

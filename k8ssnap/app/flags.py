@@ -73,7 +73,12 @@ def parser() -> argparse.ArgumentParser:
         "--snapshotthreads", "--backupthreads", dest="snapshotthreads", type=_positive, default=5,
         help="snapshot workers, and the bound on parallel LISTs across all snapshots",
     )  # fmt: skip
-    p.add_argument("--restorethreads", type=_positive, default=2, help="restore workers")
+    p.add_argument(
+        "--restorethreads",
+        type=_positive,
+        default=8,
+        help="parallel creates within one restore, and restore workers",
+    )
     _add_bool(p, "housekeepstore", True, "delete orphan archives every 300 s")
     _add_bool(p, "restoresnapshots", True, "recreate Snapshots from archives in the bucket at start")
     _add_bool(p, "validatefileinfo", True, "check archive size, time and checksum against status")

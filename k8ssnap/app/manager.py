@@ -136,7 +136,7 @@ class Manager:
         _enqueue_on_change(informers["restores"], queues["restores"])
         _enqueue_on_change(informers["objectstoreconfigs"], queues["objectstoreconfigs"])
         snapshots = SnapshotReconciler(ctx, SnapshotEngine(slots=ctx.list_slots))
-        restores = RestoreReconciler(ctx, RestoreEngine(concurrency=self.settings.restore_threads * 8))
+        restores = RestoreReconciler(ctx, RestoreEngine(concurrency=self.settings.restore_threads))
         controllers = [
             self._controller("snapshots", queues, snapshots.reconcile, self.settings.snapshot_threads),
             self._controller("restores", queues, restores.reconcile, self.settings.restore_threads),

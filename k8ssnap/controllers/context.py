@@ -20,7 +20,7 @@ class Settings:
 
     namespace: str = constants.DEFAULT_NAMESPACE
     snapshot_threads: int = 5
-    restore_threads: int = 2
+    restore_threads: int = 8
     max_retry_elapsed: float = 300.0
     insecure: bool = False
     create_bucket: bool = False

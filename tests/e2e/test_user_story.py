@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from k8ssnap.devenv import env
+from k8ssnap.devenv.accounts import service_account_kubeconfig
 from tests.conftest import Kubectl, s3_settings
 from tests.controllerproc import ControllerProcess
 from tests.waiting import eventually
@@ -34,28 +35,6 @@ def _sample(name: str) -> dict[str, Any]:
     assert len(docs) == 1
     doc: dict[str, Any] = docs[0]
     return doc
-
-
-def _token_kubeconfig(kubectl: Kubectl, devenv: env.EnvironmentInfo, folder: Path) -> Path:
-    token = kubectl("create", "token", "k8ssnap-controller", "-n", NS, "--duration=2h").strip()
-    cluster = devenv.clusters["b"]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "b",
-                "cluster": {"server": cluster.server, "certificate-authority": str(cluster.ca_cert)},
-            }
-        ],
-        "users": [{"name": "k8ssnap-controller", "user": {"token": token}}],
-        "contexts": [{"name": "sa", "context": {"cluster": "b", "user": "k8ssnap-controller"}}],
-        "current-context": "sa",
-    }
-    path = folder / "sa.kubeconfig"
-    path.write_text(json.dumps(config))
-    path.chmod(0o600)
-    return path
 
 
 def _application(kubectl: Kubectl, app_ns: str) -> None:
@@ -100,7 +79,9 @@ async def test_a_user_installs_snapshots_loses_a_namespace_and_restores_it(
     kubectl_b("apply", "-f", str(ROOT / "artifacts" / "preference.yaml"))
 
     controller = ControllerProcess(
-        kubeconfig=_token_kubeconfig(kubectl_b, devenv, tmp_path),
+        kubeconfig=service_account_kubeconfig(
+            devenv, cluster="b", namespace=NS, account="k8ssnap-controller", path=tmp_path / "sa.kubeconfig"
+        ),
         namespace=NS,
         log=devenv.folder / "e2e-controller.log",
     )

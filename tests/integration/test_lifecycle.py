@@ -176,3 +176,22 @@ def test_restore_of_a_snapshot_that_is_not_completed_fails(
     )
     done = wait_phase(kubectl_a, "restore", restore, "Failed")
     assert done["status"]["reason"] == "Snapshot data is not in status 'Completed'"
+
+
+def test_a_snapshot_interrupted_in_progress_is_taken_again(
+    controller: ControllerProcess, kubectl_a: Kubectl
+) -> None:
+    """A controller that died mid-snapshot left it InProgress; the next one takes it again."""
+    name = _name("resume")
+    controller.stop()
+    try:
+        kubectl_a("create", "-f", "-", input=snapshot_manifest(name, kubeconfig=None))
+        kubectl_a(
+            "patch", "snapshot", name, "-n", CONTROLLER_NS, "--subresource=status", "--type=merge",
+            "-p", json.dumps({"status": {"phase": "InProgress"}}),
+        )  # fmt: skip
+    finally:
+        controller.start()
+    snap = wait_phase(kubectl_a, "snapshot", name, "Completed")
+    assert snap["status"]["numberOfContents"] > 0
+    assert "Resumed" in kubectl_a("describe", "snapshot", name, "-n", CONTROLLER_NS)

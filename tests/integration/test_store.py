@@ -1,0 +1,69 @@
+"""The S3 adapter beyond the basics: listings past 1000 keys, ObjectstoreConfig status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+
+import pytest
+
+from k8ssnap.store.s3 import S3Store
+from tests.conftest import CONTROLLER_NS, OBJECTSTORE, Kubectl
+from tests.controllerproc import ControllerProcess
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+async def test_listing_is_paginated_past_1000_keys(s3: S3Store) -> None:
+    prefix = f"many-{secrets.token_hex(3)}/"
+    keys = [f"{prefix}{i:05d}.tgz" for i in range(1105)]
+    sem = asyncio.Semaphore(32)
+
+    async def put(key: str) -> None:
+        async with sem:
+            await s3.put(key, b"x", metadata={})
+
+    await asyncio.gather(*(put(k) for k in keys))
+    listed = [obj.key async for obj in s3.list(prefix)]
+    assert sorted(listed) == keys
+
+    async def delete(key: str) -> None:
+        async with sem:
+            await s3.delete(key)
+
+    await asyncio.gather(*(delete(k) for k in keys))
+
+
+def _status(kubectl: Kubectl, name: str) -> dict[str, object]:
+    obj = json.loads(kubectl("get", "objectstoreconfig", name, "-n", CONTROLLER_NS, "-o", "json"))
+    status: dict[str, object] = obj.get("status") or {}
+    return status
+
+
+async def test_objectstoreconfig_status_says_whether_the_store_works(
+    controller: ControllerProcess, kubectl_a: Kubectl
+) -> None:
+    async def available() -> bool:
+        return _status(kubectl_a, OBJECTSTORE).get("phase") == "Available"
+
+    await eventually(available, what="the local store Available")
+    assert _status(kubectl_a, OBJECTSTORE)["bucketExists"] is True
+    broken = f"nobucket-{secrets.token_hex(2)}"
+    spec = json.loads(kubectl_a("get", "objectstoreconfig", OBJECTSTORE, "-n", CONTROLLER_NS, "-o", "json"))[
+        "spec"
+    ]
+    spec["bucket"] = "there-is-no-such-bucket"
+    kubectl_a("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "ObjectstoreConfig",
+        "metadata": {"name": broken, "namespace": CONTROLLER_NS}, "spec": spec,
+    }))  # fmt: skip
+
+    async def unavailable() -> bool:
+        return _status(kubectl_a, broken).get("phase") == "Unavailable"
+
+    await eventually(unavailable, what="the broken store Unavailable")
+    status = _status(kubectl_a, broken)
+    assert "does not exist" in str(status["reason"]) and status["bucketExists"] is False
+    kubectl_a("delete", "objectstoreconfig", broken, "-n", CONTROLLER_NS)
