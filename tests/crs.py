@@ -39,7 +39,7 @@ def restore_manifest(name: str, *, snapshot: str, kubeconfig: Path | None, **spe
 
 
 def wait_phase(kubectl: Kubectl, kind: str, name: str, phase: str, *, timeout: int = 120) -> dict[str, Any]:
-    """``kubectl wait`` for the object and then a phase; return it (fails with its status if it never gets there)."""
+    """``kubectl wait`` for the object, then for a phase; return it (fails with its status otherwise)."""
     kubectl(
         "wait", f"{kind}/{name}", "-n", CONTROLLER_NS, "--for=create", f"--timeout={timeout}s", check=False
     )
