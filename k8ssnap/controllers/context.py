@@ -51,3 +51,12 @@ class Context:
     def path(self, kind: constants.ResourceKind, name: str | None = None, *, status: bool = False) -> str:
         """The API path of one of our resources (or its collection)."""
         return kind.path(self.settings.namespace, name, status=status)
+
+    async def write_status(
+        self, kind: constants.ResourceKind, raw: dict[str, Any], body: Any, *, event: tuple[str, str]
+    ) -> None:
+        """Replace ``raw``'s status with ``body`` (a merge patch of the status subresource) and
+        post an Event ``(reason, message)``; a "Failed" reason makes it a Warning."""
+        await self.kube.merge_patch(self.path(kind, raw["metadata"]["name"], status=True), {"status": body})
+        reason, message = event
+        await self.events.record(raw, kind=kind, reason=reason, message=message, warning=reason == "Failed")

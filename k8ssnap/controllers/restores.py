@@ -71,7 +71,9 @@ class RestoreReconciler:
             restore = parse_restore(raw)
         except errors.ConfigError as exc:
             if (raw.get("status") or {}).get("phase") != constants.PHASE_FAILED:
-                await self._write(raw, status.restore_failed(exc.reason), event=("Failed", exc.reason))
+                await self.ctx.write_status(
+                    KIND, raw, status.restore_failed(exc.reason), event=("Failed", exc.reason)
+                )
             return None
         if restore.deleting:
             return None
@@ -80,9 +82,13 @@ class RestoreReconciler:
             until = restore.spec.available_until
             if until is not None and until <= dt.datetime.now(dt.UTC):
                 reason = "AvailableUntil is set as past."
-                await self._write(raw, status.restore_failed(reason), event=("Failed", reason))
+                await self.ctx.write_status(
+                    KIND, raw, status.restore_failed(reason), event=("Failed", reason)
+                )
             else:
-                await self._write(raw, status.restore_in_queue(), event=("InQueue", "waiting for a worker"))
+                await self.ctx.write_status(
+                    KIND, raw, status.restore_in_queue(), event=("InQueue", "waiting for a worker")
+                )
             return None
         if phase in (constants.PHASE_IN_QUEUE, constants.PHASE_IN_PROGRESS):
             await self._restore(raw, restore)
@@ -94,7 +100,8 @@ class RestoreReconciler:
         try:
             snapshot = self._snapshot(restore)
             contents = snapshot.status.number_of_contents
-            await self._write(
+            await self.ctx.write_status(
+                KIND,
                 raw,
                 status.restore_in_progress(num_snapshot_contents=contents),
                 event=("InProgress", f"restoring snapshot {snapshot.name} ({contents} objects)"),
@@ -132,7 +139,7 @@ class RestoreReconciler:
             f"existed {len(result.already_existed)}, failed {len(result.failed)}, "
             f"excluded {len(result.excluded)} in {elapsed:.1f} s"
         )
-        await self._write(raw, _capped(body), event=("Completed", message))
+        await self.ctx.write_status(KIND, raw, _capped(body), event=("Completed", message))
 
     def _snapshot(self, restore: Restore) -> Any:
         name = restore.spec.snapshot_name
@@ -195,7 +202,9 @@ class RestoreReconciler:
         )
         self._results.labels(result="failed").inc()
         self._duration.labels(result="failed").observe(time.monotonic() - started)
-        await self._write(raw, status.restore_failed(reason, preserve_until=until), event=("Failed", reason))
+        await self.ctx.write_status(
+            KIND, raw, status.restore_failed(reason, preserve_until=until), event=("Failed", reason)
+        )
 
     async def _expire(self, raw: dict[str, Any], restore: Restore) -> Requeue | None:
         now = dt.datetime.now(dt.UTC)
@@ -210,14 +219,6 @@ class RestoreReconciler:
             await self.ctx.kube.delete(self.ctx.path(KIND, restore.name))
             return None
         return Requeue(after=max(expiry.seconds_until(until, now), 0.5))
-
-    async def _write(self, raw: dict[str, Any], body: Any, *, event: tuple[str, str]) -> None:
-        await self.ctx.kube.merge_patch(
-            self.ctx.path(KIND, raw["metadata"]["name"], status=True), {"status": body}
-        )
-        await self.ctx.events.record(
-            raw, kind=KIND, reason=event[0], message=event[1], warning=event[0] == "Failed"
-        )
 
 
 def _capped(body: Any) -> Any:

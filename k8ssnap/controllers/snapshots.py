@@ -68,7 +68,9 @@ class SnapshotReconciler:
             snap = parse_snapshot(raw)
         except errors.ConfigError as exc:
             if (raw.get("status") or {}).get("phase") != constants.PHASE_FAILED:
-                await self._write(raw, status.snapshot_failed(exc.reason), event=("Failed", exc.reason))
+                await self.ctx.write_status(
+                    KIND, raw, status.snapshot_failed(exc.reason), event=("Failed", exc.reason)
+                )
             return None
         if snap.deleting:
             await self._finalize(raw, snap)
@@ -101,20 +103,23 @@ class SnapshotReconciler:
         now = dt.datetime.now(dt.UTC)
         until = snap.spec.available_until
         if until is not None and until <= now:
-            await self._write(
+            await self.ctx.write_status(
+                KIND,
                 raw,
                 status.snapshot_failed("AvailableUntil is set as past."),
                 event=("Failed", "AvailableUntil is set as past."),
             )
             return
-        await self._write(
+        await self.ctx.write_status(
+            KIND,
             raw,
             status.snapshot_in_queue(observed_generation=snap.generation),
             event=("InQueue", "waiting for a worker"),
         )
 
     async def _take(self, raw: dict[str, Any], snap: Snapshot) -> None:
-        await self._write(
+        await self.ctx.write_status(
+            KIND,
             raw,
             status.snapshot_in_progress(observed_generation=snap.generation),
             event=("InProgress", "taking the snapshot"),
@@ -154,7 +159,7 @@ class SnapshotReconciler:
             f"{outcome.index.total} objects, {outcome.stored.size} bytes "
             f"at resourceVersion {outcome.resource_version} in {elapsed:.1f} s"
         )
-        await self._write(raw, body, event=("Completed", message))
+        await self.ctx.write_status(KIND, raw, body, event=("Completed", message))
 
     async def _run(self, snap: Snapshot) -> SnapshotOutcome:
         ctx = self.ctx
@@ -184,7 +189,8 @@ class SnapshotReconciler:
         )
         self._results.labels(result="failed").inc()
         self._duration.labels(result="failed").observe(time.monotonic() - started)
-        await self._write(
+        await self.ctx.write_status(
+            KIND,
             raw,
             status.snapshot_failed(reason, available_until=until, observed_generation=snap.generation),
             event=("Failed", reason),
@@ -226,13 +232,6 @@ class SnapshotReconciler:
             message = f"archive not deleted: {exc.reason}"
         await self.ctx.events.record(raw, kind=KIND, reason="Deleted", message=message)
         await _remove_finalizer(self.ctx, raw)
-
-    async def _write(self, raw: dict[str, Any], body: Any, *, event: tuple[str, str]) -> None:
-        await self.ctx.kube.merge_patch(
-            self.ctx.path(KIND, raw["metadata"]["name"], status=True), {"status": body}
-        )
-        failed = event[0] == "Failed"
-        await self.ctx.events.record(raw, kind=KIND, reason=event[0], message=event[1], warning=failed)
 
 
 async def _add_finalizer(ctx: Context, raw: dict[str, Any]) -> None:

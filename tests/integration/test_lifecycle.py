@@ -108,7 +108,7 @@ async def test_tampered_archive_fails_its_snapshot(
     data = bytearray(await controller_store.get(key))
     data[len(data) // 2] ^= 0xFF
     await controller_store.put(key, bytes(data) + b"x", metadata=layout.archive_metadata(name))
-    snap = wait_phase(kubectl_a, "snapshot", name, "Failed", timeout=60)
+    snap = wait_phase(kubectl_a, "snapshot", name, "Failed", timeout=120)
     assert "not matched" in snap["status"]["reason"]
 
 
