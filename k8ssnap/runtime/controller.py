@@ -32,6 +32,7 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from k8ssnap import errors
 from k8ssnap.runtime.clock import Clock, RealClock
 from k8ssnap.runtime.delaying import RateLimitingQueue
 from k8ssnap.runtime.metrics import Counter, Histogram, Registry
@@ -159,6 +160,11 @@ class Controller(Generic[K]):
             outcome = await self._reconcile(key)
         except Requeue as requeue:
             outcome = requeue
+        except errors.K8sSnapError as exc:  # an expected failure: its reason says it all
+            log.warning("controller %s: reconcile of %s failed, will retry: %s", self.name, key, exc.reason)
+            self._queue.add_rate_limited(key)
+            self._record(RESULT_ERROR, started)
+            return
         except Exception:
             log.exception("controller %s: reconcile of %s failed; will retry", self.name, key)
             self._queue.add_rate_limited(key)
