@@ -130,6 +130,7 @@ def s3_settings(ns: argparse.Namespace, env: Mapping[str, str]) -> tuple[S3Setti
         secret_key=secret,
         region=ns.region or _first(env, REGION_ENVS) or DEFAULT_REGION,
         insecure=ns.insecure,
+        verify_tls=not ns.insecure,
         force_path_style=bool(endpoint),
     )
     prefix = ns.prefix.strip("/")

@@ -65,12 +65,25 @@ async def settings_for(ctx: Context, name: str | None) -> tuple[S3Settings, str]
         access_key=access.strip(),
         secret_key=secret_key.strip(),
         region=spec.region or "us-east-1",
-        insecure=spec.insecure or ctx.settings.insecure,
+        insecure=spec.insecure,
+        verify_tls=not ctx.settings.insecure,
         force_path_style=spec.force_path_style or bool(spec.endpoint_url),
         ca_bundle=ca_bundle,
     )
     prefix = f"{spec.prefix}/" if spec.prefix else ""
     return settings, prefix
+
+
+async def ensure_bucket(ctx: Context, store: S3Store) -> None:
+    """Check the store; with ``--createbucket``, create a missing bucket instead of failing."""
+    try:
+        await store.check()
+    except errors.StorePermanent as exc:
+        if not (ctx.settings.create_bucket and "does not exist" in exc.reason):
+            raise
+        log.info("creating bucket %s (--createbucket)", store.bucket)
+        await store.create_bucket()
+        await store.check()
 
 
 @asynccontextmanager
@@ -99,7 +112,7 @@ async def _check(ctx: Context, name: str) -> tuple[str, str, bool | None]:
         store = await S3Store.open(settings)
         store.backoff = type(store.backoff)(initial=0.5, max_elapsed=5.0)
         try:
-            await store.check()
+            await ensure_bucket(ctx, store)
         finally:
             await store.close()
     except errors.ConfigError as exc:

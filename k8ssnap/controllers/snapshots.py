@@ -171,7 +171,7 @@ class SnapshotReconciler:
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
         async with objectstores.open_store(ctx, snap.spec.objectstore_config) as (store, prefix):
-            await store.check()
+            await objectstores.ensure_bucket(ctx, store)
             async with clusters.connect(ctx, snap.spec.kubeconfig) as kube:
                 job = SnapshotJob(
                     name=snap.name,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -38,8 +39,12 @@ class S3Settings:
     secret_key: str
     region: str = "us-east-1"
     insecure: bool = False
+    """Plain http instead of https (for endpoints given without a scheme)."""
     force_path_style: bool = True
     ca_bundle: str | None = None
+    """PEM text of the CAs to trust instead of the system's."""
+    verify_tls: bool = True
+    """False skips TLS certificate verification (k8s-snap's ``--insecure``)."""
 
     def __repr__(self) -> str:
         return f"S3Settings(endpoint={self.endpoint!r}, bucket={self.bucket!r}, region={self.region!r})"
@@ -74,8 +79,14 @@ class S3Store:
             max_pool_connections=max_connections,
             signature_version="s3v4",
         )
-        verify: bool | str = settings.ca_bundle or not settings.insecure
         stack = contextlib.AsyncExitStack()
+        verify: bool | str = settings.verify_tls
+        if settings.ca_bundle and settings.verify_tls:
+            pem = tempfile.NamedTemporaryFile("w", prefix="k8ssnap-ca-", suffix=".pem")  # noqa: SIM115
+            bundle = stack.enter_context(pem)  # removed when the store closes
+            bundle.write(settings.ca_bundle)
+            bundle.flush()
+            verify = bundle.name
         client = await stack.enter_async_context(
             get_session().create_client(
                 "s3",

@@ -8,6 +8,7 @@ import secrets
 
 import pytest
 
+from k8ssnap.devenv import env
 from k8ssnap.store.s3 import S3Store
 from tests.conftest import CONTROLLER_NS, OBJECTSTORE, Kubectl
 from tests.controllerproc import ControllerProcess
@@ -67,3 +68,25 @@ async def test_objectstoreconfig_status_says_whether_the_store_works(
     status = _status(kubectl_a, broken)
     assert "does not exist" in str(status["reason"]) and status["bucketExists"] is False
     kubectl_a("delete", "objectstoreconfig", broken, "-n", CONTROLLER_NS)
+
+
+async def test_createbucket_creates_a_missing_bucket_and_only_with_the_flag(
+    devenv: env.EnvironmentInfo,
+) -> None:
+    from types import SimpleNamespace
+
+    from k8ssnap import errors
+    from k8ssnap.controllers import objectstores
+    from k8ssnap.controllers.context import Settings
+    from tests.conftest import s3_settings
+
+    store = await S3Store.open(s3_settings(devenv, bucket=f"made-{secrets.token_hex(3)}"))
+    try:
+        without = SimpleNamespace(settings=Settings(create_bucket=False))
+        with pytest.raises(errors.StorePermanent, match="does not exist"):
+            await objectstores.ensure_bucket(without, store)  # type: ignore[arg-type]
+        with_flag = SimpleNamespace(settings=Settings(create_bucket=True))
+        await objectstores.ensure_bucket(with_flag, store)  # type: ignore[arg-type]
+        await store.check()
+    finally:
+        await store.close()
