@@ -41,8 +41,6 @@ class Context:
     events: EventRecorder
     metrics: Registry
     list_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(5))
-    running: set[str] = field(default_factory=set)
-    """Keys ("snapshot/ns/name") whose long-running work is in flight in this process."""
 
     def cached(self, kind: constants.ResourceKind, name: str) -> dict[str, Any] | None:
         """The cached object of ``kind`` named ``name`` in our namespace (never mutate it)."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from k8ssnap import errors
 from k8ssnap.api import constants, status
-from k8ssnap.api.resources import Restore, parse_restore, parse_restore_preference, parse_snapshot
+from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restore_preference, parse_snapshot
 from k8ssnap.archive.index import StoredRecord
 from k8ssnap.controllers import clusters, objectstores
 from k8ssnap.controllers.context import Context
@@ -141,7 +141,7 @@ class RestoreReconciler:
         )
         await self.ctx.write_status(KIND, raw, _capped(body), event=("Completed", message))
 
-    def _snapshot(self, restore: Restore) -> Any:
+    def _snapshot(self, restore: Restore) -> Snapshot:
         name = restore.spec.snapshot_name
         raw = self.ctx.cached(constants.SNAPSHOT, name)
         if raw is None:
