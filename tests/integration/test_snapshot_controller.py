@@ -199,3 +199,32 @@ def test_failures_have_reasons_a_person_understands(
     snap = wait_phase(kubectl_a, "snapshot", name, "Failed", timeout=180)
     assert expected in snap["status"]["reason"]
     assert "client-key-data" not in snap["status"]["reason"]
+
+
+def test_a_broken_aggregated_api_is_reported_and_skipped(
+    controller: ControllerProcess, kubectl_a: Kubectl
+) -> None:
+    group = f"broken{secrets.token_hex(2)}.k8ssnap.test"
+    apiservice = {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": f"v1beta1.{group}"},
+        "spec": {
+            "group": group,
+            "version": "v1beta1",
+            "groupPriorityMinimum": 100,
+            "versionPriority": 10,
+            "insecureSkipTLSVerify": True,
+            "service": {"name": "nobody-home", "namespace": "default", "port": 443},
+        },
+    }
+    kubectl_a("apply", "-f", "-", input=json.dumps(apiservice))
+    try:
+        name = _name("aggregated")
+        kubectl_a("create", "-f", "-", input=snapshot_manifest(name, kubeconfig=None))
+        snap = wait_phase(kubectl_a, "snapshot", name, "Completed")
+        skipped = snap["status"].get("skippedApis") or []
+        assert any(group in entry for entry in skipped), skipped
+        assert snap["status"]["numberOfContents"] > 0
+    finally:
+        kubectl_a("delete", "apiservice", f"v1beta1.{group}")
