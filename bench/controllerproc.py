@@ -10,6 +10,7 @@ where in a run the memory goes.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -104,6 +105,11 @@ class ControllerProcess:
     def peak_rss(self) -> int:
         """The peak resident set size since start (``VmHWM``)."""
         return proc_status_bytes(self.pid, "VmHWM")
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def _sample(self) -> None:
         while not self._stop_sampling.wait(_SAMPLE_EVERY):

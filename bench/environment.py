@@ -16,6 +16,7 @@ ObjectstoreConfig.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,9 @@ class SpareCluster:
 
 
 def up(folder: Path) -> env.EnvironmentInfo:
-    """Start S3 and cluster a in ``folder`` (stopping whatever ran there before)."""
+    """Start S3 and cluster a, empty, in ``folder`` (stopping and removing what was there before)."""
+    down(folder)
+    shutil.rmtree(folder, ignore_errors=True)
     return env.Environment(folder, clusters=("a",)).up()
 
 

@@ -61,6 +61,8 @@ class ScaleResult:
     rss_baseline: int
     rss_peak_snapshot: int
     rss_peak: int
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    load_average: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -152,16 +154,18 @@ def _row(cells: list[str], widths: list[int]) -> str:
 
 def table(run: Run) -> str:
     """The results as a Markdown table, then the targets."""
-    header = ["scale", "measurement", "objects", "seconds", "objects/s", "ratio", "peak RSS MB", "archive MB"]
+    header = ["scale", "measurement", "objects", "seconds", "objects/s", "ratio", "client CPU s",
+              "peak RSS MB", "archive MB"]  # fmt: skip
     rows: list[list[str]] = []
     for r in run.results:
         scale = f"x{r.scale} (N={r.requested_objects})"
+        cpu = {k: f"{v:.1f}" for k, v in r.cpu_seconds.items()}
         rows += [
-            [scale, "list floor", *_cells(r.list_floor), "1.00", "", ""],
+            [scale, "list floor", *_cells(r.list_floor), "1.00", cpu.get("list_floor", ""), "", ""],
             [scale, "k8ssnap snapshot", *_cells(r.snapshot), f"{r.snapshot_ratio:.2f}",
-             f"{r.rss_peak_snapshot / MB:.0f}", f"{r.archive_bytes / MB:.1f}"],
-            [scale, "create floor", *_cells(r.create_floor), "1.00", "", ""],
-            [scale, "k8ssnap restore", *_cells(r.restore), f"{r.restore_ratio:.2f}",
+             cpu.get("snapshot", ""), f"{r.rss_peak_snapshot / MB:.0f}", f"{r.archive_bytes / MB:.1f}"],
+            [scale, "create floor", *_cells(r.create_floor), "1.00", cpu.get("create_floor", ""), "", ""],
+            [scale, "k8ssnap restore", *_cells(r.restore), f"{r.restore_ratio:.2f}", cpu.get("restore", ""),
              f"{r.rss_peak / MB:.0f}", ""],
         ]  # fmt: skip
     widths = [max(len(x) for x in column) for column in zip(header, *rows, strict=True)]

@@ -5,23 +5,28 @@
 2. The population is created in a (64 creates in flight) and the cluster
    is left to settle (the controller manager makes ReplicaSets, Endpoints
    and EndpointSlices) until its revision stops moving.
-3. List floor, once before and once after the snapshot (the faster one
+3. List floor, once before and once after the snapshot (the faster run
    counts); once more at one exact resourceVersion, as the engine lists.
 4. The controller starts; when its ObjectstoreConfig is Available it is
    leading, synced and working. One Snapshot, timed to Completed.
 5. An empty cluster b: the create floor creates the population in it.
 6. Another empty cluster b: one Restore of the snapshot, timed to Completed.
 7. The controller's peak RSS (VmHWM) after the snapshot and at the end.
+
+Besides wall time, the CPU time of the client doing the work is recorded
+(the controller's from ``/proc/<pid>/stat``, the floor's own process
+time), because on a shared machine it is the steadier number.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench import creator, crs, environment, lister
@@ -39,6 +44,7 @@ log = logging.getLogger("bench")
 FILL_CONCURRENCY = 64
 #: ``k8ssnap.app.manager`` gives the restore engine ``--restorethreads * 8`` creates in flight.
 CREATES_PER_RESTORE_THREAD = 8
+MB = 1e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,36 +76,6 @@ async def settle(kube: KubeClient, *, quiet_for: float = 5.0, timeout: float = 9
     raise TimeoutError(f"the cluster did not settle within {timeout:.0f} s")
 
 
-async def _wait_store_available(kube: KubeClient, *, timeout: float = 120.0) -> None:
-    path = constants.OBJECTSTORE_CONFIG.path(environment.CONTROLLER_NS, environment.OBJECTSTORE)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        obj = await kube.get(path)
-        if (obj.get("status") or {}).get("phase") == constants.STORE_AVAILABLE:
-            return
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"ObjectstoreConfig not Available after {timeout:.0f} s: {obj.get('status')}")
-
-
-def _restore_outcomes(controller: ControllerProcess, name: str) -> dict[str, int]:
-    with urllib.request.urlopen(f"{controller.metrics_url}/metrics", timeout=10) as resp:
-        text = resp.read().decode()
-    pattern = re.compile(
-        rf'^k8ssnap_restore_objects{{restore="{re.escape(name)}",outcome="(\w+)"}} (\d+)$', re.M
-    )
-    return {outcome: int(value) for outcome, value in pattern.findall(text)}
-
-
-async def _list_floor(
-    kubeconfig: Path, resources: tuple[ApiResource, ...], *, threads: int, rv: str = ""
-) -> Measure:
-    async with RawClient(kubeconfig, connections=threads) as client:
-        stats = await lister.list_floor(client, resources, concurrency=threads, exact_rv=rv)
-    log.info("list floor%s: %d objects, %d pages, %.1f MB in %.2f s", " (exact rv)" if rv else "",
-             stats.objects, stats.pages, stats.bytes / 1e6, stats.seconds)  # fmt: skip
-    return Measure(stats.objects, stats.seconds)
-
-
 async def run_scale(settings: Settings, *, scale: int) -> ScaleResult:
     """Measure one scale in ``workdir/x<scale>``; the environment is torn down at the end."""
     folder = settings.workdir / f"x{scale}"
@@ -108,128 +84,203 @@ async def run_scale(settings: Settings, *, scale: int) -> ScaleResult:
              population.namespaces, folder)  # fmt: skip
     info = environment.up(folder)
     try:
-        return await _measure(settings, scale=scale, population=population, folder=folder, info=info)
+        await environment.install_controller(info)
+        async with await KubeClient.from_kubeconfig_file(str(info.clusters["a"].kubeconfig)) as kube:
+            run = _ScaleRun(settings=settings, scale=scale, population=population, folder=folder, info=info)
+            return await run.measure(kube)
     finally:
         environment.down(folder)
 
 
-async def _measure(
-    settings: Settings, *, scale: int, population: Population, folder: Path, info: EnvironmentInfo
-) -> ScaleResult:
-    kubeconfig_a = info.clusters["a"].kubeconfig
-    await environment.install_controller(info)
-    notes: list[str] = []
-    async with await KubeClient.from_kubeconfig_file(str(kubeconfig_a)) as kube:
-        async with RawClient(kubeconfig_a, connections=FILL_CONCURRENCY) as client:
-            filled = await creator.create_population(
-                client, population, concurrency=FILL_CONCURRENCY, retry=True
-            )
-        log.info("filled: %d objects in %.1f s (%.0f/s), %d retried", filled.objects, filled.seconds,
-                 filled.objects / filled.seconds, filled.retried)  # fmt: skip
-        waited = await settle(kube)
-        log.info("cluster a settled after %.1f s", waited)
-        resources = await lister.snapshot_resources(kube)
-        threads = settings.snapshot_threads
-        floor_runs = [await _list_floor(kubeconfig_a, resources, threads=threads)]
-        rv = await lister.current_resource_version(kube)
-        exact = await _list_floor(kubeconfig_a, resources, threads=threads, rv=rv)
+@dataclass(slots=True)
+class _Cpu:
+    """CPU seconds of the clients: the controller's and this process's (the floors)."""
 
+    snapshot: float = 0.0
+    restore: float = 0.0
+    list_floor: float = 0.0
+    create_floor: float = 0.0
+
+
+@dataclass(slots=True, kw_only=True)
+class _ScaleRun:
+    settings: Settings
+    scale: int
+    population: Population
+    folder: Path
+    info: EnvironmentInfo
+    cpu: _Cpu = field(default_factory=_Cpu)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def kubeconfig_a(self) -> Path:
+        return self.info.clusters["a"].kubeconfig
+
+    async def measure(self, kube: KubeClient) -> ScaleResult:
+        load_before = os.getloadavg()
+        filled = await self._fill(kube)
+        resources = await lister.snapshot_resources(kube)
+        floors = [await self._list_floor(resources)]
+        exact = await self._list_floor(resources, rv=await lister.current_resource_version(kube))
         controller = ControllerProcess(
-            kubeconfig=kubeconfig_a,
+            kubeconfig=self.kubeconfig_a,
             namespace=environment.CONTROLLER_NS,
-            log=folder / "controller.log",
-            snapshot_threads=settings.snapshot_threads,
-            restore_threads=settings.restore_threads,
+            log=self.folder / "controller.log",
+            snapshot_threads=self.settings.snapshot_threads,
+            restore_threads=self.settings.restore_threads,
         )
         controller.start()
         try:
             await _wait_store_available(kube)
             baseline = controller.rss()
-            log.info("controller ready, RSS %.0f MB", baseline / 1e6)
-            snap_name = f"bench-x{scale}"
-            snap = await crs.run_to_final_phase(
-                kube, constants.SNAPSHOT, crs.snapshot_manifest(snap_name), timeout=settings.timeout
-            )
+            log.info("controller ready, RSS %.0f MB", baseline / MB)
+            snap = await self._snapshot(kube, controller)
             peak_snapshot = controller.peak_rss()
-            if snap.phase != constants.PHASE_COMPLETED:
-                raise RuntimeError(f"snapshot {snap.phase}: {snap.status.get('reason')}")
-            snapshot = Measure(int(snap.status["numberOfContents"]), snap.seconds)
-            archive = int(snap.status["storedFileSize"])
-            log.info("snapshot: %d objects in %.2f s, %.1f MB archive, peak RSS %.0f MB", snapshot.objects,
-                     snapshot.seconds, archive / 1e6, peak_snapshot / 1e6)  # fmt: skip
-            floor_runs.append(await _list_floor(kubeconfig_a, resources, threads=threads))
-
-            create_floor = await _create_floor(settings, population, folder / "b-floor")
-
-            restore, restore_run, outcomes = await _restore(
-                settings, kube, controller, folder=folder / "b-restore", snapshot=snap_name, scale=scale
-            )
+            floors.append(await self._list_floor(resources))
+            create_floor = await self._create_floor()
+            restore, restore_run, outcomes = await self._restore(kube, controller, snapshot=snap.name)
             peak = controller.peak_rss()
-            log.info("restore: %d objects in %.2f s %s, peak RSS %.0f MB", restore.objects, restore.seconds,
-                     outcomes, peak / 1e6)  # fmt: skip
         finally:
             controller.stop()
-    if outcomes.get("failed"):
-        notes.append(f"the restore reported {outcomes['failed']} failed objects")
-    list_floor = min(floor_runs, key=lambda m: m.seconds)
-    return ScaleResult(
-        scale=scale,
-        requested_objects=population.objects,
-        population=population.counts(),
-        fill=Measure(filled.objects, filled.seconds),
-        cluster_objects=list_floor.objects,
-        list_floor=list_floor,
-        list_floor_runs=[round(m.seconds, 3) for m in floor_runs],
-        list_floor_exact_rv=exact,
-        snapshot=snapshot,
-        snapshot_phases={k: round(v, 3) for k, v in snap.phases.items()},
-        archive_bytes=int(snap.status["storedFileSize"]),
-        create_floor=create_floor,
-        restore=restore,
-        restore_phases={k: round(v, 3) for k, v in restore_run.phases.items()},
-        restore_outcomes=outcomes,
-        rss_baseline=baseline,
-        rss_peak_snapshot=peak_snapshot,
-        rss_peak=peak,
-        notes=notes,
-    )
+        log.info("controller peak RSS: %.0f MB after the snapshot, %.0f MB at the end",
+                 peak_snapshot / MB, peak / MB)  # fmt: skip
+        if outcomes.get("failed"):
+            self.notes.append(f"the restore reported {outcomes['failed']} failed objects")
+        list_floor = min(floors, key=lambda m: m.seconds)
+        return ScaleResult(
+            scale=self.scale,
+            requested_objects=self.population.objects,
+            population=self.population.counts(),
+            fill=filled,
+            cluster_objects=list_floor.objects,
+            list_floor=list_floor,
+            list_floor_runs=[round(m.seconds, 3) for m in floors],
+            list_floor_exact_rv=exact,
+            snapshot=snap.measure,
+            snapshot_phases=snap.phases,
+            archive_bytes=snap.archive_bytes,
+            create_floor=create_floor,
+            restore=restore,
+            restore_phases={k: round(v, 3) for k, v in restore_run.phases.items()},
+            restore_outcomes=outcomes,
+            rss_baseline=baseline,
+            rss_peak_snapshot=peak_snapshot,
+            rss_peak=peak,
+            cpu_seconds={k: round(v, 2) for k, v in asdict(self.cpu).items()},
+            load_average=[round(x, 2) for x in (*load_before, *os.getloadavg())],
+            notes=self.notes,
+        )
 
+    async def _fill(self, kube: KubeClient) -> Measure:
+        async with RawClient(self.kubeconfig_a, connections=FILL_CONCURRENCY) as client:
+            filled = await creator.create_population(
+                client, self.population, concurrency=FILL_CONCURRENCY, retry=True
+            )
+        log.info("filled: %d objects in %.1f s (%.0f/s), %d retried", filled.objects, filled.seconds,
+                 filled.objects / filled.seconds, filled.retried)  # fmt: skip
+        log.info("cluster a settled after %.1f s", await settle(kube))
+        return Measure(filled.objects, filled.seconds)
 
-async def _create_floor(settings: Settings, population: Population, folder: Path) -> Measure:
-    spare = environment.spare_cluster(folder)
-    try:
-        async with await KubeClient.from_kubeconfig_file(str(spare.info.kubeconfig)) as kube_b:
-            await settle(kube_b)
-        concurrency = settings.restore_concurrency
-        async with RawClient(spare.info.kubeconfig, connections=concurrency) as client:
-            stats = await creator.create_population(client, population, concurrency=concurrency, retry=False)
-    finally:
-        spare.stop()
-    log.info("create floor: %d objects in %.2f s (%d existed), phases %s", stats.objects, stats.seconds,
-             stats.existed, {k: round(v, 2) for k, v in stats.phases.items()})  # fmt: skip
-    return Measure(stats.objects, stats.seconds)
+    async def _list_floor(self, resources: tuple[ApiResource, ...], *, rv: str = "") -> Measure:
+        threads = self.settings.snapshot_threads
+        cpu = time.process_time()
+        async with RawClient(self.kubeconfig_a, connections=threads) as client:
+            stats = await lister.list_floor(client, resources, concurrency=threads, exact_rv=rv)
+        if not rv:
+            used = time.process_time() - cpu
+            self.cpu.list_floor = min(self.cpu.list_floor or used, used)
+        log.info("list floor%s: %d objects, %d pages, %.1f MB in %.2f s", " (exact rv)" if rv else "",
+                 stats.objects, stats.pages, stats.bytes / MB, stats.seconds)  # fmt: skip
+        return Measure(stats.objects, stats.seconds)
 
-
-async def _restore(
-    settings: Settings,
-    kube: KubeClient,
-    controller: ControllerProcess,
-    *,
-    folder: Path,
-    snapshot: str,
-    scale: int,
-) -> tuple[Measure, crs.CrRun, dict[str, int]]:
-    spare = environment.spare_cluster(folder)
-    try:
-        async with await KubeClient.from_kubeconfig_file(str(spare.info.kubeconfig)) as kube_b:
-            await settle(kube_b)
-        name = f"bench-x{scale}-restore"
-        manifest = crs.restore_manifest(name, snapshot=snapshot, kubeconfig=spare.info.kubeconfig)
-        run = await crs.run_to_final_phase(kube, constants.RESTORE, manifest, timeout=settings.timeout)
+    async def _snapshot(self, kube: KubeClient, controller: ControllerProcess) -> _Snapshot:
+        name = f"bench-x{self.scale}"
+        cpu = controller.cpu_seconds()
+        run = await crs.run_to_final_phase(
+            kube, constants.SNAPSHOT, crs.snapshot_manifest(name), timeout=self.settings.timeout
+        )
+        self.cpu.snapshot = controller.cpu_seconds() - cpu
         if run.phase != constants.PHASE_COMPLETED:
-            raise RuntimeError(f"restore {run.phase}: {run.status.get('reason')}")
-    finally:
-        spare.stop()
-    outcomes = _restore_outcomes(controller, name)
-    written = outcomes.get("created", 0) + outcomes.get("updated", 0) + outcomes.get("already_existed", 0)
-    return Measure(written, run.seconds), run, outcomes
+            raise RuntimeError(f"snapshot {run.phase}: {run.status.get('reason')}")
+        snap = _Snapshot(
+            name=name,
+            measure=Measure(int(run.status["numberOfContents"]), run.seconds),
+            phases={k: round(v, 3) for k, v in run.phases.items()},
+            archive_bytes=int(run.status["storedFileSize"]),
+        )
+        log.info("snapshot: %d objects in %.2f s (controller CPU %.1f s), %.1f MB archive",
+                 snap.measure.objects, run.seconds, self.cpu.snapshot, snap.archive_bytes / MB)  # fmt: skip
+        return snap
+
+    async def _create_floor(self) -> Measure:
+        spare = environment.spare_cluster(self.folder / "b-floor")
+        try:
+            async with await KubeClient.from_kubeconfig_file(str(spare.info.kubeconfig)) as kube_b:
+                await settle(kube_b)
+            concurrency = self.settings.restore_concurrency
+            cpu = time.process_time()
+            async with RawClient(spare.info.kubeconfig, connections=concurrency) as client:
+                stats = await creator.create_population(
+                    client, self.population, concurrency=concurrency, retry=False
+                )
+            self.cpu.create_floor = time.process_time() - cpu
+        finally:
+            spare.stop()
+        log.info("create floor: %d objects in %.2f s (client CPU %.1f s), %d existed", stats.objects,
+                 stats.seconds, self.cpu.create_floor, stats.existed)  # fmt: skip
+        return Measure(stats.objects, stats.seconds)
+
+    async def _restore(
+        self, kube: KubeClient, controller: ControllerProcess, *, snapshot: str
+    ) -> tuple[Measure, crs.CrRun, dict[str, int]]:
+        spare = environment.spare_cluster(self.folder / "b-restore")
+        name = f"bench-x{self.scale}-restore"
+        try:
+            async with await KubeClient.from_kubeconfig_file(str(spare.info.kubeconfig)) as kube_b:
+                await settle(kube_b)
+            manifest = crs.restore_manifest(name, snapshot=snapshot, kubeconfig=spare.info.kubeconfig)
+            cpu = controller.cpu_seconds()
+            run = await crs.run_to_final_phase(
+                kube, constants.RESTORE, manifest, timeout=self.settings.timeout
+            )
+            self.cpu.restore = controller.cpu_seconds() - cpu
+            if run.phase != constants.PHASE_COMPLETED:
+                raise RuntimeError(f"restore {run.phase}: {run.status.get('reason')}")
+        finally:
+            spare.stop()
+        outcomes = _restore_outcomes(controller, name)
+        written = sum(outcomes.get(k, 0) for k in ("created", "updated", "already_existed"))
+        log.info("restore: %d objects written in %.2f s (controller CPU %.1f s), %s", written,
+                 run.seconds, self.cpu.restore, outcomes)  # fmt: skip
+        return Measure(written, run.seconds), run, outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    name: str
+    measure: Measure
+    phases: dict[str, float]
+    archive_bytes: int
+
+
+async def _wait_store_available(kube: KubeClient, *, timeout: float = 120.0) -> None:
+    """The ObjectstoreConfig turns Available once the controller leads, has synced and works."""
+    path = constants.OBJECTSTORE_CONFIG.path(environment.CONTROLLER_NS, environment.OBJECTSTORE)
+    deadline = time.monotonic() + timeout
+    status: object = None
+    while time.monotonic() < deadline:
+        status = (await kube.get(path)).get("status") or {}
+        if isinstance(status, dict) and status.get("phase") == constants.STORE_AVAILABLE:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"ObjectstoreConfig not Available after {timeout:.0f} s: {status}")
+
+
+def _restore_outcomes(controller: ControllerProcess, name: str) -> dict[str, int]:
+    """The restore's outcome counts, from the controller's ``k8ssnap_restore_objects`` gauge."""
+    with urllib.request.urlopen(f"{controller.metrics_url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    pattern = re.compile(
+        rf'^k8ssnap_restore_objects{{restore="{re.escape(name)}",outcome="(\w+)"}} (\d+)$', re.MULTILINE
+    )
+    return {outcome: int(value) for outcome, value in pattern.findall(text)}

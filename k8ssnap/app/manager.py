@@ -131,7 +131,7 @@ class Manager:
         _enqueue_on_change(
             informers["snapshots"],
             queues["snapshots"],
-            also=(queues["objectstoreconfigs"], "objectstoreConfig"),
+            also=(queues["objectstoreconfigs"], "objectstoreConfig", informers["objectstoreconfigs"]),
         )
         _enqueue_on_change(informers["restores"], queues["restores"])
         _enqueue_on_change(informers["objectstoreconfigs"], queues["objectstoreconfigs"])
@@ -177,17 +177,26 @@ def _enqueue_on_change(
     informer: Informer,
     queue: RateLimitingQueue[ObjectKey],
     *,
-    also: tuple[RateLimitingQueue[ObjectKey], str] | None = None,
+    also: tuple[RateLimitingQueue[ObjectKey], str, Informer] | None = None,
 ) -> None:
-    """Handlers only enqueue keys (client-go style); ``also`` maps a spec field to another queue."""
+    """Handlers only enqueue keys (client-go style).
+
+    ``also`` = (queue, spec field, informer): the object named by that field is
+    queued too; when the field is empty, every object of that informer is
+    (a Snapshot without ``objectstoreConfig`` uses the only one there is).
+    """
 
     def enqueue(obj: dict[str, Any]) -> None:
         key = key_of(obj)
         queue.add(key)
         if also is not None:
-            target = (obj.get("spec") or {}).get(also[1])
+            other, field, informer = also
+            target = (obj.get("spec") or {}).get(field)
             if target:
-                also[0].add(ObjectKey(key.namespace, str(target)))
+                other.add(ObjectKey(key.namespace, str(target)))
+            else:
+                for item in informer.list():
+                    other.add(key_of(item))
 
     informer.add_handler(on_add=enqueue, on_update=lambda _old, new: enqueue(new), on_delete=enqueue)
 

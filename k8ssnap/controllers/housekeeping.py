@@ -42,9 +42,9 @@ from k8ssnap.store.s3 import S3Store
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND = "Snapshot file not found"
+NOT_FOUND = status.REASON_FILE_NOT_FOUND
 RECREATED = f"{constants.GROUP}/recreated-from-bucket"
-MISMATCH = "Snapshot file size, timestamp or checksum not matched"
+MISMATCH = status.REASON_FILE_MISMATCH  # k8s-snap's words; also used for a checksum mismatch
 _MIN_KEEP = dt.timedelta(days=30)
 
 
@@ -106,10 +106,13 @@ class Housekeeper:
     async def _sweep(self, config: str, store: S3Store, prefix: str) -> None:
         listing = await _listing(store, prefix)
         snapshots = self._snapshots(config)
+        # any Snapshot of that name protects an archive, whatever config it names and even if
+        # its spec does not parse: two configs may share a bucket
+        named = {str(o["metadata"]["name"]) for o in self.ctx.informers[constants.SNAPSHOT.plural].list()}
         for name, obj in listing.archives.items():
-            if name not in snapshots:
+            if name not in named:
                 await self._delete_orphan(store, prefix, name, obj)
-        for name in listing.records.keys() - listing.archives.keys() - snapshots.keys():
+        for name in listing.records.keys() - listing.archives.keys() - named:
             await store.delete(layout.record_key(name, prefix=prefix))
         for snap in snapshots.values():
             if snap.status.phase != constants.PHASE_COMPLETED or snap.deleting:
@@ -146,12 +149,17 @@ class Housekeeper:
             try:
                 async with objectstores.open_store(self.ctx, config) as (store, prefix):
                     listing = await _listing(store, prefix)
-                    known = {
-                        s["metadata"]["name"] for s in self.ctx.informers[constants.SNAPSHOT.plural].list()
-                    }
+                    cached = self.ctx.informers[constants.SNAPSHOT.plural].list()
+                    known = {str(o["metadata"]["name"]): o for o in cached}
                     for name, archive in listing.archives.items():
-                        if name not in known and name in listing.records:
+                        if name not in listing.records or (name in known and not _unfinished(known[name])):
+                            continue
+                        try:
                             made += await self._recreate(config, store, prefix, name, archive)
+                        except errors.K8sSnapError as exc:
+                            log.warning(
+                                "could not recreate Snapshot %s from the bucket: %s", name, exc.reason
+                            )
             except errors.K8sSnapError as exc:
                 log.warning("restoring snapshots from ObjectstoreConfig %s failed: %s", config, exc.reason)
         return made
@@ -168,7 +176,9 @@ class Housekeeper:
         try:
             await self.ctx.kube.create(self.ctx.path(constants.SNAPSHOT), body)
         except errors.AlreadyExists:
-            return 0
+            # finish one an earlier pass created but could not complete; leave anyone else's alone
+            if not _unfinished(await self.ctx.kube.get(self.ctx.path(constants.SNAPSHOT, name))):
+                return 0
         until = max(
             expiry.snapshot_expiry(
                 taken_at=record.index.snapshot_timestamp,
@@ -186,12 +196,19 @@ class Housekeeper:
             available_until=until,
             stored_sha256=record.sha256,
         )
-        completed["contents"] = list(completed.get("contents") or [])[:5000]
+        if completed.get("contents") is not None:
+            completed["contents"] = list(completed["contents"] or [])[:5000]
         await self.ctx.kube.merge_patch(
             self.ctx.path(constants.SNAPSHOT, name, status=True), {"status": completed}
         )
         log.info("recreated Snapshot %s from the bucket", name)
         return 1
+
+
+def _unfinished(raw: dict[str, Any]) -> bool:
+    """A Snapshot recreated from the bucket whose Completed status was never written."""
+    annotations = raw["metadata"].get("annotations") or {}
+    return annotations.get(RECREATED) == "true" and not (raw.get("status") or {}).get("phase")
 
 
 async def _matches(store: S3Store, prefix: str, snap: Snapshot, archive: StoredObject) -> bool:

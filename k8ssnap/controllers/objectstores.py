@@ -2,7 +2,9 @@
 
 The status says whether the store is reachable and the bucket exists, in
 plain words when not; it is checked on every change and every
-``store_check_interval`` seconds.
+``store_check_interval`` seconds, and written only when it changes
+(``lastChecked`` is when that was): writing every check would itself be a
+change that triggers the next check.
 
 Deleting an ObjectstoreConfig that Snapshots still use: the config carries
 our finalizer while any Snapshot names it, so the delete waits (the
@@ -99,11 +101,15 @@ async def open_store(ctx: Context, name: str | None) -> AsyncIterator[tuple[S3St
 
 
 def _users(ctx: Context, name: str) -> list[str]:
-    return [
-        str(obj["metadata"]["name"])
-        for obj in ctx.informers[constants.SNAPSHOT.plural].list()
-        if (obj.get("spec") or {}).get("objectstoreConfig") == name
-    ]
+    """Snapshots that store into ``name``: by name, or by default when it is the only config."""
+    configs = ctx.informers[constants.OBJECTSTORE_CONFIG.plural].list()
+    only = len(configs) == 1 and configs[0]["metadata"]["name"] == name
+    users = []
+    for obj in ctx.informers[constants.SNAPSHOT.plural].list():
+        named = (obj.get("spec") or {}).get("objectstoreConfig")
+        if named == name or (not named and only):
+            users.append(str(obj["metadata"]["name"]))
+    return users
 
 
 async def _check(ctx: Context, name: str) -> tuple[str, str, bool | None]:

@@ -67,6 +67,16 @@ class SnapshotReconciler:
         try:
             snap = parse_snapshot(raw)
         except errors.ConfigError as exc:
+            if raw["metadata"].get("deletionTimestamp"):  # never block a delete on a bad spec
+                await self.ctx.events.record(
+                    raw,
+                    kind=KIND,
+                    reason="Deleted",
+                    message=f"archive not deleted: {exc.reason}",
+                    warning=True,
+                )
+                await _remove_finalizer(self.ctx, raw)
+                return None
             if (raw.get("status") or {}).get("phase") != constants.PHASE_FAILED:
                 await self.ctx.write_status(
                     KIND, raw, status.snapshot_failed(exc.reason), event=("Failed", exc.reason)
@@ -99,7 +109,7 @@ class SnapshotReconciler:
     async def _accept(self, raw: dict[str, Any], snap: Snapshot) -> None:
         annotations = raw["metadata"].get("annotations") or {}
         if annotations.get(RECREATED) == "true":
-            return  # housekeeping writes its Completed status right after creating it
+            return  # housekeeping writes its Completed status (and finishes it at the next start)
         now = dt.datetime.now(dt.UTC)
         until = snap.spec.available_until
         if until is not None and until <= now:
@@ -148,7 +158,8 @@ class SnapshotReconciler:
             skipped_apis=outcome.skipped,
             observed_generation=snap.generation,
         )
-        body["contents"] = list(body.get("contents") or [])[:MAX_STATUS_CONTENTS]
+        if body.get("contents") is not None:
+            body["contents"] = list(body["contents"] or [])[:MAX_STATUS_CONTENTS]
         elapsed = time.monotonic() - started
         self._results.labels(result="completed").inc()
         self._duration.labels(result="completed").observe(elapsed)
@@ -199,8 +210,9 @@ class SnapshotReconciler:
     async def _expire(self, raw: dict[str, Any], snap: Snapshot) -> Requeue | None:
         now = dt.datetime.now(dt.UTC)
         until = snap.status.available_until
-        if snap.spec.available_until is not None and snap.spec.available_until != until:
-            until = snap.spec.available_until
+        wanted = snap.spec.available_until
+        if wanted is not None and (until is None or int(wanted.timestamp()) != int(until.timestamp())):
+            until = wanted
             await self.ctx.kube.merge_patch(
                 self.ctx.path(KIND, snap.name, status=True),
                 {"status": {"availableUntil": expiry.format_time(until)}},
