@@ -41,6 +41,8 @@ class Context:
     events: EventRecorder
     metrics: Registry
     list_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(5))
+    store_checks: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """ObjectstoreConfig name -> (generation, monotonic time) of its last store check."""
 
     def cached(self, kind: constants.ResourceKind, name: str) -> dict[str, Any] | None:
         """The cached object of ``kind`` named ``name`` in our namespace (never mutate it)."""

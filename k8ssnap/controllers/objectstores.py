@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -155,7 +156,14 @@ async def reconcile(ctx: Context, key: ObjectKey) -> Requeue | None:
         await ctx.kube.merge_patch(
             ctx.path(constants.OBJECTSTORE_CONFIG, key.name), _finalizers(meta, finalizers)
         )
+    generation = int(meta.get("generation") or 0)
+    last = ctx.store_checks.get(key.name)
+    if last is not None and last[0] == generation and (raw.get("status") or {}).get("phase"):
+        due = last[1] + ctx.settings.store_check_interval - time.monotonic()
+        if due > 0:  # checked recently and unchanged: Snapshot events alone do not re-check S3
+            return Requeue(after=due)
     phase, reason, exists = await _check(ctx, key.name)
+    ctx.store_checks[key.name] = (generation, time.monotonic())
     status = {
         "phase": phase,
         "reason": reason,

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from k8ssnap import errors, retry
+from k8ssnap import errors, gcpause, retry
 from k8ssnap.archive.index import ArchiveIndex, RecordedSpec, SnapshotMeta, StoredRecord
 from k8ssnap.archive.writer import ArchiveWriter
 from k8ssnap.domain.paths import ApiResource, object_path
@@ -182,7 +182,10 @@ class _Walk:
                     backoff=job.backoff,
                 )
                 async for page in pages:
-                    await batches.put([_entry(resource, item) for item in page.items])
+                    with gcpause.paused():
+                        batch = [_entry(resource, item) for item in page.items]
+                        page.items.clear()  # the parsed page dies here, not at the next collection
+                    await batches.put(batch)
             except errors.Gone:
                 raise _Restart from None
             except (errors.NotFound, errors.Invalid) as exc:

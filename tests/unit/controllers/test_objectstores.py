@@ -371,3 +371,22 @@ async def test_ensure_bucket(
         await objectstores.ensure_bucket(w.ctx, cast(S3Store, store))
 
     assert [op for op, _ in store.calls] == calls
+
+
+async def test_an_unchanged_config_is_not_rechecked_before_its_interval(s3: S3) -> None:
+    """Snapshot events queue the config; they must not each open S3 again."""
+    w = with_credentials(world())
+    w.put(OSC, objectstore_config())
+    await objectstores.reconcile(w.ctx, KEY)
+    w.put(
+        OSC,
+        w.kube.objects.get(OSC.path(NS, "store"))
+        or {**objectstore_config(), "status": {"phase": "Available"}},
+    )
+    checks = len(s3.settings)
+
+    again = await objectstores.reconcile(w.ctx, KEY)
+
+    assert len(s3.settings) == checks
+    assert isinstance(again, Requeue)
+    assert 0 < again.after <= w.ctx.settings.store_check_interval
