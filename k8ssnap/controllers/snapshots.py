@@ -39,6 +39,10 @@ from k8ssnap.store import layout
 
 log = logging.getLogger(__name__)
 
+FAILED_GRACE = dt.timedelta(hours=1)
+"""A Failed object stays at least this long after creation, even if already expired,
+so that a person can read why (e.g. an availableUntil in the past)."""
+
 MAX_STATUS_CONTENTS = 5000
 RECREATED = f"{constants.GROUP}/recreated-from-bucket"
 KIND = constants.SNAPSHOT
@@ -220,6 +224,8 @@ class SnapshotReconciler:
         if until is None:
             created = snap.creation_timestamp or now
             until = expiry.snapshot_expiry(taken_at=created, ttl=snap.spec.ttl, available_until=None)
+        if snap.status.phase == constants.PHASE_FAILED and snap.creation_timestamp is not None:
+            until = max(until, snap.creation_timestamp + FAILED_GRACE)  # time to read the reason
         if expiry.is_expired(until, now):
             await self.ctx.events.record(
                 raw, kind=KIND, reason="Expired", message=f"available until {expiry.format_time(until)}"

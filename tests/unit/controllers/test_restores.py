@@ -410,7 +410,10 @@ async def test_k8s_snap_v05_available_until_in_the_status_counts_as_preserve_unt
 @pytest.mark.parametrize("phase", ["Completed", "Failed"])
 async def test_an_expired_restore_is_deleted(w: World, phase: str) -> None:
     until = utcnow() - dt.timedelta(days=1)
-    w.put(RST, restore(phase=phase, status={"preserveUntil": ts(until)}))
+    w.put(
+        RST,
+        restore(phase=phase, status={"preserveUntil": ts(until)}, created=utcnow() - dt.timedelta(days=2)),
+    )
 
     assert await reconciler(w).reconcile(KEY) is None
 

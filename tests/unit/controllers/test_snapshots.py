@@ -401,7 +401,8 @@ async def test_without_available_until_expiry_is_creation_plus_ttl(w: World) -> 
 @pytest.mark.parametrize("phase", ["Completed", "Failed"])
 async def test_an_expired_snapshot_is_deleted(w: World, phase: str) -> None:
     until = utcnow() - dt.timedelta(days=1)
-    w.put(SNAP, snapshot(phase=phase, status={"availableUntil": ts(until)}))
+    created = utcnow() - dt.timedelta(days=2)
+    w.put(SNAP, snapshot(phase=phase, status={"availableUntil": ts(until)}, created=created))
 
     assert await reconciler(w).reconcile(KEY) is None
 
@@ -557,3 +558,12 @@ async def test_deleting_a_snapshot_whose_spec_does_not_parse_is_never_blocked(w:
     assert w.kube.writes() == [finalizer_patch([])]
     [(kind, reason, message)] = w.kube.events()
     assert (kind, reason) == ("Warning", "Deleted") and message.startswith("archive not deleted")
+
+
+async def test_a_snapshot_failed_for_a_past_available_until_stays_an_hour_to_be_read(w: World) -> None:
+    until = utcnow() - dt.timedelta(days=1)
+    spec = {"clusterName": "c1", "objectstoreConfig": "store", "availableUntil": ts(until)}
+    w.put(SNAP, snapshot(phase="Failed", spec=spec, status={"availableUntil": ts(until)}, created=utcnow()))
+
+    assert_requeue_near(await reconciler(w).reconcile(KEY), HOUR)
+    assert [c.method for c in w.kube.writes()] != ["delete"]
