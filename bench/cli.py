@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=None, help="JSON results (default bench/results/<time>.json)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds one Snapshot or Restore may take")
-    return p  # fmt: skip
+    return p
 
 
 def _machine() -> dict[str, object]:

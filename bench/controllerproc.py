@@ -38,8 +38,13 @@ class RssSamples:
 
     points: list[tuple[float, int]] = field(default_factory=list)
 
-    def peak_between(self, start: float, end: float) -> int:
-        return max((rss for t, rss in self.points if start <= t <= end), default=0)
+    def timeline(self, *, points: int = 400) -> list[tuple[float, float]]:
+        """At most ``points`` ``(seconds, MB)`` pairs, keeping each stretch's highest sample."""
+        step = max(1, -(-len(self.points) // points))
+        return [
+            (round(chunk[0][0], 1), round(max(rss for _, rss in chunk) / 1e6, 1))
+            for chunk in (self.points[i : i + step] for i in range(0, len(self.points), step))
+        ]
 
 
 class ControllerProcess:

@@ -7,15 +7,16 @@ Services with a selector, Deployments with a full pod template, and
 ``Widget`` custom resources of one CRD (``widgets.bench.k8ssnap.io``), plus
 that CRD. Deployments have ``replicas: 0``: the controller manager makes
 one ReplicaSet for each (and no pods), and the endpoints controllers one
-Endpoints and one EndpointSlice per Service, and each namespace gets a
+Endpoints and one EndpointSlice per Service; the API server records each
+Service's ClusterIP as an IPAddress object, and each namespace gets a
 ``default`` ServiceAccount and a ``kube-root-ca.crt`` ConfigMap. So the
-cluster holds about 1.32 x N objects once it has settled; the snapshot
-reads them all, and the restore creates the generated ones again (the
+cluster holds about 1.43 x N objects once it has settled; the snapshot
+reads them all, and the restore creates the generated ones again (most
 others are excluded as owned or system-managed, or already exist).
 
 Bodies are serialised once per object as JSON bytes. The same bytes are
 created in cluster a by the filler and in cluster b by the create floor.
-Nothing is kept in memory: :meth:`Population.items` is a generator.
+Nothing is kept in memory: :meth:`Population.namespaced_items` is a generator.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Ratios compare throughput: ``ratio = floor objects/s / k8ssnap objects/s``,
 which is the ratio of times when both handled the same objects, and stays
-fair when the restore also writes a few objects the floor does not (the
-source's system objects it finds already existing). Sizes are decimal
-megabytes (10^6 bytes).
+fair when the restore also writes objects the floor does not (the source's
+IPAddress objects, and system objects it finds already existing). Sizes are
+decimal megabytes (10^6 bytes).
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class ScaleResult:
     rss_baseline: int
     rss_peak_snapshot: int
     rss_peak: int
+    rss_timeline: list[tuple[float, float]] = field(default_factory=list)
+    rss_marks: dict[str, float] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     load_average: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

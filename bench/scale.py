@@ -110,6 +110,7 @@ class _ScaleRun:
     folder: Path
     info: EnvironmentInfo
     cpu: _Cpu = field(default_factory=_Cpu)
+    marks: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -134,7 +135,9 @@ class _ScaleRun:
             await _wait_store_available(kube)
             baseline = controller.rss()
             log.info("controller ready, RSS %.0f MB", baseline / MB)
+            self.marks["snapshot_start"] = controller.elapsed()
             snap = await self._snapshot(kube, controller)
+            self.marks["snapshot_end"] = controller.elapsed()
             peak_snapshot = controller.peak_rss()
             floors.append(await self._list_floor(resources))
             create_floor = await self._create_floor()
@@ -166,6 +169,8 @@ class _ScaleRun:
             rss_baseline=baseline,
             rss_peak_snapshot=peak_snapshot,
             rss_peak=peak,
+            rss_timeline=controller.samples.timeline(),
+            rss_marks={k: round(v, 1) for k, v in self.marks.items()},
             cpu_seconds={k: round(v, 2) for k, v in asdict(self.cpu).items()},
             load_average=[round(x, 2) for x in (*load_before, *os.getloadavg())],
             notes=self.notes,
@@ -240,9 +245,11 @@ class _ScaleRun:
                 await settle(kube_b)
             manifest = crs.restore_manifest(name, snapshot=snapshot, kubeconfig=spare.info.kubeconfig)
             cpu = controller.cpu_seconds()
+            self.marks["restore_start"] = controller.elapsed()
             run = await crs.run_to_final_phase(
                 kube, constants.RESTORE, manifest, timeout=self.settings.timeout
             )
+            self.marks["restore_end"] = controller.elapsed()
             self.cpu.restore = controller.cpu_seconds() - cpu
             if run.phase != constants.PHASE_COMPLETED:
                 raise RuntimeError(f"restore {run.phase}: {run.status.get('reason')}")
