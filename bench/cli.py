@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import logging
 import os
 import platform
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 import uvloop
 
 from bench import report
-from bench.scale import CREATES_PER_RESTORE_THREAD, FILL_CONCURRENCY, Settings, run_scale
+from bench.scale import FILL_CONCURRENCY, Settings, run_scale
 from k8ssnap.devenv import versions
 
 log = logging.getLogger("bench")
@@ -41,9 +43,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--restorethreads",
         type=int,
-        default=4,
-        help=f"the controller's --restorethreads (4); the restore engine and the create floor "
-        f"then have {CREATES_PER_RESTORE_THREAD} x that many creates in flight",
+        default=32,
+        help="the controller's --restorethreads (creates in flight in a restore), and the create "
+        "floor's creates in flight (32)",
     )
     p.add_argument(
         "--workdir",
@@ -67,6 +69,13 @@ def _machine() -> dict[str, object]:
 
 
 async def _run(run: report.Run, settings: Settings, scales: Sequence[int]) -> None:
+    # SIGTERM and SIGINT cancel the run, so every environment is torn down on the way out
+    # (a background process started by a shell ignores SIGINT, hence SIGTERM too)
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
     for scale in scales:
         run.results.append(await run_scale(settings, scale=scale))
 
@@ -100,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         uvloop.run(_run(run, settings, args.scales))
+    except asyncio.CancelledError:
+        log.warning("interrupted; the environments are down, results so far follow")
+        return 130
     finally:
         if run.results:
             run.write(out)

@@ -2,7 +2,8 @@
 
 The order is the minimal one a dependency-aware client needs: every
 namespace, then the CRD (and a wait until its resource is served), then
-everything else at once. ``concurrency`` workers pull from one shared
+everything else in one stream (kind by kind, in the restore's tier order:
+see :meth:`bench.population.Population.namespaced_items`). ``concurrency`` workers pull from one shared
 iterator, so at most that many POSTs are in flight and the population is
 never all in memory.
 

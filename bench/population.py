@@ -100,9 +100,17 @@ class Population:
         return _item(CRD_COLLECTION, "CustomResourceDefinition", crd())
 
     def namespaced_items(self) -> Iterator[Item]:
-        """Everything inside the namespaces, one namespace after the other."""
-        for name in self.namespace_names():
-            yield from _namespace_contents(name, self.mix)
+        """Everything inside the namespaces, kind by kind in the restore's tier order.
+
+        ConfigMaps and Secrets (tier 4), Services and Widgets (tier 5), then
+        Deployments (tier 6), each across all namespaces: the order in which
+        a k8ssnap restore creates them, so that the follow-on work of the
+        controller manager (ReplicaSets for Deployments, Endpoints and
+        EndpointSlices for Services) falls at the same point of both runs.
+        """
+        for kind in _KINDS:
+            for name in self.namespace_names():
+                yield from _contents(name, kind, self.mix)
 
     def counts(self) -> dict[str, int]:
         """Created objects per kind."""
@@ -163,20 +171,29 @@ def _meta(name: str, *, app: str = "", namespace: str = "") -> dict[str, Any]:
     return meta
 
 
-def _namespace_contents(ns: str, mix: Mix) -> Iterator[Item]:
-    rng = random.Random(ns)
+_KINDS = ("ConfigMap", "Secret", "Service", "Widget", "Deployment")
+
+
+def _contents(ns: str, kind: str, mix: Mix) -> Iterator[Item]:
+    """The objects of one kind in namespace ``ns`` (random content seeded by both)."""
+    rng = random.Random(f"{ns}/{kind}")
     core, apps = f"/api/v1/namespaces/{ns}", f"/apis/apps/v1/namespaces/{ns}"
-    widgets = f"/apis/{CRD_GROUP}/v1/namespaces/{ns}/{CRD_PLURAL}"
-    for i in range(mix.configmaps):
-        yield _item(f"{core}/configmaps", "ConfigMap", _configmap(ns, f"app-{i:03d}-config", rng))
-    for i in range(mix.secrets):
-        yield _item(f"{core}/secrets", "Secret", _secret(ns, f"app-{i:03d}-credentials", rng))
-    for i in range(mix.services):
-        yield _item(f"{core}/services", "Service", _service(ns, f"app-{i:03d}"))
-    for i in range(mix.deployments):
-        yield _item(f"{apps}/deployments", "Deployment", _deployment(ns, f"app-{i:03d}", rng))
-    for i in range(mix.widgets):
-        yield _item(widgets, "Widget", _widget(ns, f"widget-{i:03d}", rng))
+    if kind == "ConfigMap":
+        for i in range(mix.configmaps):
+            yield _item(f"{core}/configmaps", kind, _configmap(ns, f"app-{i:03d}-config", rng))
+    elif kind == "Secret":
+        for i in range(mix.secrets):
+            yield _item(f"{core}/secrets", kind, _secret(ns, f"app-{i:03d}-credentials", rng))
+    elif kind == "Service":
+        for i in range(mix.services):
+            yield _item(f"{core}/services", kind, _service(ns, f"app-{i:03d}"))
+    elif kind == "Widget":
+        widgets = f"/apis/{CRD_GROUP}/v1/namespaces/{ns}/{CRD_PLURAL}"
+        for i in range(mix.widgets):
+            yield _item(widgets, kind, _widget(ns, f"widget-{i:03d}", rng))
+    else:
+        for i in range(mix.deployments):
+            yield _item(f"{apps}/deployments", kind, _deployment(ns, f"app-{i:03d}", rng))
 
 
 def _words(rng: random.Random, count: int) -> str:

@@ -42,8 +42,6 @@ from k8ssnap.kube.client import KubeClient
 log = logging.getLogger("bench")
 
 FILL_CONCURRENCY = 64
-#: ``k8ssnap.app.manager`` gives the restore engine ``--restorethreads * 8`` creates in flight.
-CREATES_PER_RESTORE_THREAD = 8
 MB = 1e6
 
 
@@ -59,7 +57,8 @@ class Settings:
 
     @property
     def restore_concurrency(self) -> int:
-        return self.restore_threads * CREATES_PER_RESTORE_THREAD
+        """Creates in flight: ``k8ssnap.app.manager`` gives ``--restorethreads`` to the restore engine."""
+        return self.restore_threads
 
 
 async def settle(kube: KubeClient, *, quiet_for: float = 5.0, timeout: float = 900.0) -> float:
