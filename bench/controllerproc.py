@@ -11,14 +11,12 @@ where in a run the memory goes.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from k8ssnap.devenv import process
+from k8ssnap.devenv import controller
 
 MIB = 1 << 20
 _SAMPLE_EVERY = 0.2
@@ -47,8 +45,8 @@ class RssSamples:
         ]
 
 
-class ControllerProcess:
-    """One controller; ``metrics_url`` serves /metrics, /healthz and /readyz."""
+class ControllerProcess(controller.ControllerProcess):
+    """The devenv controller, plus its memory: VmHWM, and VmRSS sampled every 0.2 s."""
 
     def __init__(
         self,
@@ -60,45 +58,17 @@ class ControllerProcess:
         restore_threads: int,
         extra: tuple[str, ...] = (),
     ) -> None:
-        self.port = process.free_port()
-        self.metrics_url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.argv = [
-            sys.executable, "-m", "k8ssnap.app.controller",
-            f"--kubeconfig={kubeconfig}", f"--namespace={namespace}",
-            f"--metrics-address=127.0.0.1:{self.port}",
-            f"--snapshotthreads={snapshot_threads}", f"--restorethreads={restore_threads}",
-            *extra,
-        ]  # fmt: skip
-        self.proc: subprocess.Popen[bytes] | None = None
+        flags = [f"--snapshotthreads={snapshot_threads}", f"--restorethreads={restore_threads}", *extra]
+        super().__init__(kubeconfig=kubeconfig, namespace=namespace, log=log, extra=flags)
         self.samples = RssSamples()
         self._started_at = 0.0
         self._stop_sampling = threading.Event()
         self._sampler: threading.Thread | None = None
 
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None, "the controller is not running"
-        return self.proc.pid
-
-    def start(self, *, timeout: float = 60) -> None:
-        """Start the process and wait until /healthz answers."""
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+    def started(self) -> None:
         self._started_at = time.monotonic()
         self._sampler = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
         self._sampler.start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"controller exited {self.proc.returncode}:\n{process.tail(self.log)}")
-            if process.http_ok(f"{self.metrics_url}/healthz"):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"controller not healthy after {timeout} s:\n{process.tail(self.log)}")
 
     def elapsed(self) -> float:
         """Seconds since the process started (the samples' clock)."""
@@ -124,16 +94,8 @@ class ControllerProcess:
                 return
             self.samples.points.append((self.elapsed(), rss))
 
-    def stop(self) -> None:
+    def stop(self, *, kill: bool = False) -> None:
         self._stop_sampling.set()
         if self._sampler is not None:
             self._sampler.join(timeout=5)
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        super().stop(kill=kill)

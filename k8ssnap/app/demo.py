@@ -25,6 +25,7 @@ from typing import Any
 
 from k8ssnap.devenv import env, process
 from k8ssnap.devenv.accounts import service_account_kubeconfig
+from k8ssnap.devenv.controller import ControllerProcess
 
 NS = "k8s-snap"
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,10 +96,8 @@ def _application(a: _Kubectl) -> None:
              "spec": {"selector": labels, "ports": [{"port": 80}]}})  # fmt: skip
 
 
-def _controller(info: env.EnvironmentInfo) -> subprocess.Popen[bytes]:
+def _controller(info: env.EnvironmentInfo) -> ControllerProcess:
     """The controller, out of cluster but as its ServiceAccount: the RBAC in artifacts/ is what it has."""
-    port = process.free_port()
-    log = (info.folder / "controller.log").open("ab")
     kubeconfig = service_account_kubeconfig(
         info,
         cluster="a",
@@ -106,18 +105,13 @@ def _controller(info: env.EnvironmentInfo) -> subprocess.Popen[bytes]:
         account="k8ssnap-controller",
         path=info.folder / "controller.kubeconfig",
     )
-    argv = [
-        sys.executable, "-m", "k8ssnap.app.controller", f"--kubeconfig={kubeconfig}",
-        f"--namespace={NS}", f"--metrics-address=127.0.0.1:{port}",
-    ]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not process.http_ok(f"http://127.0.0.1:{port}/readyz"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the controller did not start; see {info.folder / 'controller.log'}")
-        time.sleep(0.2)
-    print(f"controller running (pid {proc.pid}); metrics at http://127.0.0.1:{port}/metrics")
-    return proc
+    controller = ControllerProcess(kubeconfig=kubeconfig, namespace=NS, log=info.folder / "controller.log")
+    try:
+        controller.start()
+    except RuntimeError:
+        raise SystemExit(f"the controller did not start; see {controller.log}") from None
+    print(f"controller running (pid {controller.pid}); metrics at {controller.metrics_url}/metrics")
+    return controller
 
 
 def _wait(a: _Kubectl, kind: str, name: str) -> None:
@@ -168,8 +162,7 @@ def run(folder: Path) -> int:
         print(b("get", "deployments,services,configmaps,secrets", "-n", "demo"))
         print(b("get", "configmap", "settings", "-n", "demo", "-o", "jsonpath={.data.greeting}"))
     finally:
-        controller.terminate()
-        controller.wait(timeout=60)
+        controller.stop()
     _say("done; the environment is still up")
     print(f"stop it with: .venv/bin/python -m k8ssnap.devenv down --dir {folder}")
     return 0

@@ -69,6 +69,9 @@ class Housekeeper:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._records: dict[str, tuple[dt.datetime, str, int]] = {}
+        """Record key -> (its LastModified, sha256, size): a record is downloaded again only
+        when it changed, not on every sweep."""
 
     def _configs(self) -> list[str]:
         return [
@@ -120,10 +123,35 @@ class Housekeeper:
             archive = listing.archives.get(snap.name)
             if archive is None:
                 await self._invalidate(snap, NOT_FOUND)
-            elif self.ctx.settings.validate_file_info and not await _matches(store, prefix, snap, archive):
+            elif self.ctx.settings.validate_file_info and not await self._matches(
+                store, snap, archive, listing.records.get(snap.name)
+            ):
                 await self._invalidate(snap, MISMATCH)
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
         await store.abort_stale_uploads(prefix, older_than=cutoff)
+
+    async def _matches(
+        self, store: S3Store, snap: Snapshot, archive: StoredObject, record: StoredObject | None
+    ) -> bool:
+        """Size and time (to the second) as in the status, and the record's sha256 and size."""
+        stored = snap.status.stored_timestamp
+        if archive.size != snap.status.stored_file_size or stored is None:
+            return False
+        if int(archive.last_modified.timestamp()) != int(stored.timestamp()):
+            return False
+        if not snap.status.stored_sha256:
+            return True
+        if record is None:
+            return False
+        cached = self._records.get(record.key)
+        if cached is None or cached[0] != record.last_modified:
+            try:
+                parsed = StoredRecord.from_json(await store.get(record.key))
+            except (errors.ObjectMissing, errors.ArchiveError):
+                return False
+            cached = (record.last_modified, parsed.sha256, parsed.size)
+            self._records[record.key] = cached
+        return cached[1] == snap.status.stored_sha256 and cached[2] == archive.size
 
     async def _delete_orphan(self, store: S3Store, prefix: str, name: str, obj: StoredObject) -> None:
         head = await store.head(obj.key)
@@ -209,21 +237,6 @@ def _unfinished(raw: dict[str, Any]) -> bool:
     """A Snapshot recreated from the bucket whose Completed status was never written."""
     annotations = raw["metadata"].get("annotations") or {}
     return annotations.get(RECREATED) == "true" and not (raw.get("status") or {}).get("phase")
-
-
-async def _matches(store: S3Store, prefix: str, snap: Snapshot, archive: StoredObject) -> bool:
-    stored = snap.status.stored_timestamp
-    if archive.size != snap.status.stored_file_size or stored is None:
-        return False
-    if int(archive.last_modified.timestamp()) != int(stored.timestamp()):
-        return False
-    if not snap.status.stored_sha256:
-        return True
-    try:
-        record = StoredRecord.from_json(await store.get(layout.record_key(snap.name, prefix=prefix)))
-    except (errors.ObjectMissing, errors.ArchiveError):
-        return False
-    return record.sha256 == snap.status.stored_sha256 and record.size == archive.size
 
 
 def _snapshot_body(namespace: str, name: str, config: str, record: StoredRecord) -> dict[str, Any]:
