@@ -52,11 +52,31 @@ class Context:
         """The API path of one of our resources (or its collection)."""
         return kind.path(self.settings.namespace, name, status=status)
 
+    async def delete_if_unchanged(self, kind: constants.ResourceKind, raw: dict[str, Any]) -> None:
+        """Delete ``raw``, preconditioned on its resourceVersion (see :meth:`write_status`)."""
+        meta = raw["metadata"]
+        await self.kube.delete(self.path(kind, meta["name"]), resource_version=meta["resourceVersion"])
+
     async def write_status(
-        self, kind: constants.ResourceKind, raw: dict[str, Any], body: Any, *, event: tuple[str, str]
+        self,
+        kind: constants.ResourceKind,
+        raw: dict[str, Any],
+        body: Any,
+        *,
+        event: tuple[str, str],
+        if_unchanged: bool = False,
     ) -> None:
         """Replace ``raw``'s status with ``body`` (a merge patch of the status subresource) and
-        post an Event ``(reason, message)``; a "Failed" reason makes it a Warning."""
-        await self.kube.merge_patch(self.path(kind, raw["metadata"]["name"], status=True), {"status": body})
+        post an Event ``(reason, message)``; a "Failed" reason makes it a Warning.
+
+        ``if_unchanged`` preconditions the patch on ``raw``'s resourceVersion, so that a
+        transition decided from the cache is refused (:class:`~k8ssnap.errors.Conflict`) when
+        the cache lags behind the server -- typically behind our own last write, whose watch
+        event has not arrived yet. Every phase change that starts work must use it; the
+        write that reports the outcome of work already claimed need not."""
+        patch: dict[str, Any] = {"status": body}
+        if if_unchanged:
+            patch["metadata"] = {"resourceVersion": raw["metadata"]["resourceVersion"]}
+        await self.kube.merge_patch(self.path(kind, raw["metadata"]["name"], status=True), patch)
         reason, message = event
         await self.events.record(raw, kind=kind, reason=reason, message=message, warning=reason == "Failed")

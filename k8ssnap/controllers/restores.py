@@ -6,8 +6,13 @@ then deletion at ``preserveUntil``. The Snapshot must be Completed
 and the record stored beside the archive say where the archive is and what
 its checksum must be. The archive is verified before anything is created.
 
-A Restore found InProgress when a reconcile starts was interrupted by a
-controller restart; it runs again. That is safe because a restore creates
+Every transition decided from the cache (accepting, claiming with
+InProgress, expiring) is preconditioned on the cached resourceVersion, so
+a cache that lags behind our own last write cannot restart a finished
+restore (see :mod:`k8ssnap.controllers.snapshots`).
+
+A Restore found InProgress (at the server's current version) was
+interrupted by a controller restart; it runs again. That is safe because a restore creates
 and never updates (unless overwriteExisting): what the first run created
 is reported as alreadyExisted.
 
@@ -76,7 +81,11 @@ class RestoreReconciler:
         except errors.ConfigError as exc:
             if (raw.get("status") or {}).get("phase") != constants.PHASE_FAILED:
                 await self.ctx.write_status(
-                    KIND, raw, status.restore_failed(exc.reason), event=("Failed", exc.reason)
+                    KIND,
+                    raw,
+                    status.restore_failed(exc.reason),
+                    event=("Failed", exc.reason),
+                    if_unchanged=True,
                 )
             return None
         if restore.deleting:
@@ -87,11 +96,15 @@ class RestoreReconciler:
             if until is not None and until <= dt.datetime.now(dt.UTC):
                 reason = "AvailableUntil is set as past."
                 await self.ctx.write_status(
-                    KIND, raw, status.restore_failed(reason), event=("Failed", reason)
+                    KIND, raw, status.restore_failed(reason), event=("Failed", reason), if_unchanged=True
                 )
             else:
                 await self.ctx.write_status(
-                    KIND, raw, status.restore_in_queue(), event=("InQueue", "waiting for a worker")
+                    KIND,
+                    raw,
+                    status.restore_in_queue(),
+                    event=("InQueue", "waiting for a worker"),
+                    if_unchanged=True,
                 )
             return None
         if phase in (constants.PHASE_IN_QUEUE, constants.PHASE_IN_PROGRESS):
@@ -100,16 +113,22 @@ class RestoreReconciler:
         return await self._expire(raw, restore)
 
     async def _restore(self, raw: dict[str, Any], restore: Restore) -> None:
+        """Claim the restore (InProgress, preconditioned), run it, and report the outcome."""
         started = time.monotonic()
         try:
             snapshot = self._snapshot(restore)
-            contents = snapshot.status.number_of_contents
-            await self.ctx.write_status(
-                KIND,
-                raw,
-                status.restore_in_progress(num_snapshot_contents=contents),
-                event=("InProgress", f"restoring snapshot {snapshot.name} ({contents} objects)"),
-            )
+        except errors.ConfigError as exc:
+            await self._fail(raw, restore, exc.reason, started, if_unchanged=True)
+            return
+        contents = snapshot.status.number_of_contents
+        await self.ctx.write_status(
+            KIND,
+            raw,
+            status.restore_in_progress(num_snapshot_contents=contents),
+            event=("InProgress", f"restoring snapshot {snapshot.name} ({contents} objects)"),
+            if_unchanged=True,
+        )
+        try:
             result = await self._run(restore, snapshot.spec.objectstore_config, self._preference(restore))
         except errors.K8sSnapError as exc:
             await self._fail(raw, restore, exc.reason, started)
@@ -199,7 +218,15 @@ class RestoreReconciler:
             self._objects.labels(restore=name, outcome=outcome).set(len(entries))
         self._last.set(time.time())
 
-    async def _fail(self, raw: dict[str, Any], restore: Restore, reason: str, started: float) -> None:
+    async def _fail(
+        self,
+        raw: dict[str, Any],
+        restore: Restore,
+        reason: str,
+        started: float,
+        *,
+        if_unchanged: bool = False,
+    ) -> None:
         created = restore.creation_timestamp or dt.datetime.now(dt.UTC)
         until = expiry.restore_expiry(
             taken_at=created, ttl=restore.spec.ttl, available_until=restore.spec.available_until
@@ -207,7 +234,11 @@ class RestoreReconciler:
         self._results.labels(result="failed").inc()
         self._duration.labels(result="failed").observe(time.monotonic() - started)
         await self.ctx.write_status(
-            KIND, raw, status.restore_failed(reason, preserve_until=until), event=("Failed", reason)
+            KIND,
+            raw,
+            status.restore_failed(reason, preserve_until=until),
+            event=("Failed", reason),
+            if_unchanged=if_unchanged,
         )
 
     async def _expire(self, raw: dict[str, Any], restore: Restore) -> Requeue | None:
@@ -222,7 +253,7 @@ class RestoreReconciler:
             await self.ctx.events.record(
                 raw, kind=KIND, reason="Expired", message=f"preserved until {expiry.format_time(until)}"
             )
-            await self.ctx.kube.delete(self.ctx.path(KIND, restore.name))
+            await self.ctx.delete_if_unchanged(KIND, raw)
             return None
         return Requeue(after=max(expiry.seconds_until(until, now), 0.5))
 

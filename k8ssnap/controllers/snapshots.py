@@ -8,10 +8,17 @@ cached object and moves it one step. What changed from the original:
   when the CR is deleted, also if the controller was down at the time.
 * Expiry is scheduled with ``Requeue(after=...)`` to happen on time, not
   left to a 30 s resync.
-* A Snapshot found InProgress when a reconcile starts was interrupted by a
-  controller restart (the work queue never hands one key to two workers,
-  and InProgress is only written by the reconcile that does the work), so
-  the snapshot is taken again from the start; it never stays InProgress.
+* Every transition decided from the cache (accepting, claiming with
+  InProgress, expiring) is preconditioned on the cached resourceVersion.
+  The cache lags behind our own writes: right after a snapshot completes,
+  the key can come round again with the InProgress object still cached,
+  and an unconditional claim would overwrite Completed and take the
+  snapshot twice. The precondition turns that into a Conflict, retried
+  once the cache has caught up.
+* A Snapshot found InProgress (at the server's current version) was
+  interrupted by a controller restart (the work queue never hands one key
+  to two workers), so the snapshot is taken again from the start; it never
+  stays InProgress.
 * Any failure, also an unexpected one, ends in Failed with a reason.
 * ``status.contents`` lists at most :data:`MAX_STATUS_CONTENTS` paths, to
   keep the object well under etcd's size limit; ``numberOfContents`` is
@@ -83,7 +90,11 @@ class SnapshotReconciler:
                 return None
             if (raw.get("status") or {}).get("phase") != constants.PHASE_FAILED:
                 await self.ctx.write_status(
-                    KIND, raw, status.snapshot_failed(exc.reason), event=("Failed", exc.reason)
+                    KIND,
+                    raw,
+                    status.snapshot_failed(exc.reason),
+                    event=("Failed", exc.reason),
+                    if_unchanged=True,
                 )
             return None
         if snap.deleting:
@@ -97,14 +108,7 @@ class SnapshotReconciler:
             await self._accept(raw, snap)
             return None
         if phase in (constants.PHASE_IN_QUEUE, constants.PHASE_IN_PROGRESS):
-            if phase == constants.PHASE_IN_PROGRESS:
-                await self.ctx.events.record(
-                    raw,
-                    kind=KIND,
-                    reason="Resumed",
-                    message="controller restarted during the snapshot; taking it again",
-                )
-            await self._take(raw, snap)
+            await self._take(raw, snap, resumed=phase == constants.PHASE_IN_PROGRESS)
             return None
         return await self._expire(raw, snap)
 
@@ -122,6 +126,7 @@ class SnapshotReconciler:
                 raw,
                 status.snapshot_failed("AvailableUntil is set as past."),
                 event=("Failed", "AvailableUntil is set as past."),
+                if_unchanged=True,
             )
             return
         await self.ctx.write_status(
@@ -129,15 +134,25 @@ class SnapshotReconciler:
             raw,
             status.snapshot_in_queue(observed_generation=snap.generation),
             event=("InQueue", "waiting for a worker"),
+            if_unchanged=True,
         )
 
-    async def _take(self, raw: dict[str, Any], snap: Snapshot) -> None:
+    async def _take(self, raw: dict[str, Any], snap: Snapshot, *, resumed: bool) -> None:
+        """Claim the snapshot (InProgress, preconditioned), take it, and report the outcome."""
         await self.ctx.write_status(
             KIND,
             raw,
             status.snapshot_in_progress(observed_generation=snap.generation),
             event=("InProgress", "taking the snapshot"),
+            if_unchanged=True,
         )
+        if resumed:
+            await self.ctx.events.record(
+                raw,
+                kind=KIND,
+                reason="Resumed",
+                message="controller restarted during the snapshot; taking it again",
+            )
         started = time.monotonic()
         try:
             outcome = await self._run(snap)
@@ -219,8 +234,12 @@ class SnapshotReconciler:
             until = wanted
             await self.ctx.kube.merge_patch(
                 self.ctx.path(KIND, snap.name, status=True),
-                {"status": {"availableUntil": expiry.format_time(until)}},
+                {
+                    "metadata": {"resourceVersion": raw["metadata"]["resourceVersion"]},
+                    "status": {"availableUntil": expiry.format_time(until)},
+                },
             )
+            return None  # its watch event brings the key back, with a fresh resourceVersion
         if until is None:
             created = snap.creation_timestamp or now
             until = expiry.snapshot_expiry(taken_at=created, ttl=snap.spec.ttl, available_until=None)
@@ -230,7 +249,7 @@ class SnapshotReconciler:
             await self.ctx.events.record(
                 raw, kind=KIND, reason="Expired", message=f"available until {expiry.format_time(until)}"
             )
-            await self.ctx.kube.delete(self.ctx.path(KIND, snap.name))
+            await self.ctx.delete_if_unchanged(KIND, raw)
             return None
         return Requeue(after=max(expiry.seconds_until(until, now), 0.5))
 

@@ -173,9 +173,19 @@ class KubeClient:
         parsed: JsonObj = orjson.loads(raw)
         return parsed
 
-    async def delete(self, path: str, *, propagation: str = "Background") -> None:
-        """DELETE ``path``; a missing object is not an error."""
-        body = orjson.dumps({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation})
+    async def delete(
+        self, path: str, *, propagation: str = "Background", resource_version: str | None = None
+    ) -> None:
+        """DELETE ``path``; a missing object is not an error. With ``resource_version`` the
+        delete is preconditioned on it: a newer object raises :class:`~k8ssnap.errors.Conflict`."""
+        options: dict[str, Any] = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": propagation,
+        }
+        if resource_version is not None:
+            options["preconditions"] = {"resourceVersion": resource_version}
+        body = orjson.dumps(options)
         with contextlib.suppress(errors.NotFound):
             await self.request("DELETE", path, body=body)
 

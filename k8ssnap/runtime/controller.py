@@ -160,6 +160,11 @@ class Controller(Generic[K]):
             outcome = await self._reconcile(key)
         except Requeue as requeue:
             outcome = requeue
+        except errors.Conflict as exc:  # acted on a cache older than the server; retry once it caught up
+            log.debug("controller %s: %s changed meanwhile, will retry: %s", self.name, key, exc.reason)
+            self._queue.add_rate_limited(key)
+            self._record(RESULT_ERROR, started)
+            return
         except errors.K8sSnapError as exc:  # an expected failure: its reason says it all
             log.warning("controller %s: reconcile of %s failed, will retry: %s", self.name, key, exc.reason)
             self._queue.add_rate_limited(key)

@@ -228,3 +228,34 @@ def test_a_broken_aggregated_api_is_reported_and_skipped(
         assert snap["status"]["numberOfContents"] > 0
     finally:
         kubectl_a("delete", "apiservice", f"v1beta1.{group}")
+
+
+async def test_the_api_server_refuses_status_writes_and_deletes_from_a_stale_version(
+    controller_setup: str, kube_a: KubeClient, namespace: str
+) -> None:
+    """What the reconcilers' preconditioned transitions rely on (Context.write_status(if_unchanged)
+    and delete_if_unchanged), on the real status subresource of a Snapshot outside the controller's
+    namespace."""
+    path = f"/apis/clustersnapshot.rywt.io/v1alpha1/namespaces/{namespace}/snapshots"
+    body = json.loads(snapshot_manifest("stale", kubeconfig=None))
+    body["metadata"]["namespace"] = namespace
+    created = await kube_a.create(path, body)
+    stale = created["metadata"]["resourceVersion"]
+    moved = await kube_a.merge_patch(
+        f"{path}/stale/status", {"metadata": {"resourceVersion": stale}, "status": {"phase": "Completed"}}
+    )
+    current = moved["metadata"]["resourceVersion"]
+    assert current != stale
+
+    with pytest.raises(errors.Conflict):
+        await kube_a.merge_patch(
+            f"{path}/stale/status",
+            {"metadata": {"resourceVersion": stale}, "status": {"phase": "InProgress"}},
+        )
+    with pytest.raises(errors.Conflict):
+        await kube_a.delete(f"{path}/stale", resource_version=stale)
+    assert (await kube_a.get(f"{path}/stale"))["status"]["phase"] == "Completed"
+
+    await kube_a.delete(f"{path}/stale", resource_version=current)
+    with pytest.raises(errors.NotFound):
+        await kube_a.get(f"{path}/stale")

@@ -108,13 +108,33 @@ class FakeKube:
         self._call("merge_patch", path, patch)
         target = path.removesuffix("/status")
         if target in self.objects:
+            self._precondition(target, (patch.get("metadata") or {}).get("resourceVersion"))
             self.objects[target] = merged(self.objects[target], patch)
+            self._bump(target)
             return copy.deepcopy(self.objects[target])
         return {}
 
-    async def delete(self, path: str, *, propagation: str = "Background") -> None:
-        self._call("delete", path)
+    async def delete(
+        self, path: str, *, propagation: str = "Background", resource_version: str | None = None
+    ) -> None:
+        self._call(
+            "delete", path, None if resource_version is None else {"resourceVersion": resource_version}
+        )
+        if path in self.objects:
+            self._precondition(path, resource_version)
         self.objects.pop(path, None)
+
+    def _precondition(self, path: str, resource_version: str | None) -> None:
+        """The API server's optimistic concurrency for objects the fake holds."""
+        current = self.objects[path]["metadata"].get("resourceVersion")
+        if resource_version is not None and resource_version != current:
+            raise errors.Conflict(
+                f"{path}: the object has been modified (at {current}, not {resource_version})"
+            )
+
+    def _bump(self, path: str) -> None:
+        meta = self.objects[path]["metadata"]
+        meta["resourceVersion"] = str(int(meta.get("resourceVersion") or 0) + 1)
 
     async def request(self, method: str, path: str, **kwargs: Any) -> bytes:
         self._call(f"request {method}", path, kwargs.get("body"))
@@ -266,13 +286,19 @@ def snapshot(
     created: dt.datetime | None = None,
     deleting: bool = False,
     annotations: Mapping[str, str] | None = None,
+    resource_version: str = "7",
 ) -> dict[str, Any]:
     """A raw Snapshot; ``spec`` defaults to cluster "c1" stored with ObjectstoreConfig "store"."""
     body: dict[str, Any] = {
         "apiVersion": constants.API_VERSION,
         "kind": constants.SNAPSHOT.kind,
         "metadata": _metadata(
-            name, finalizers=finalizers, created=created, deleting=deleting, annotations=annotations
+            name,
+            finalizers=finalizers,
+            created=created,
+            deleting=deleting,
+            annotations=annotations,
+            resource_version=resource_version,
         ),
         "spec": dict(spec) if spec is not None else {"clusterName": "c1", "objectstoreConfig": "store"},
     }
@@ -289,12 +315,20 @@ def restore(
     status: Mapping[str, Any] | None = None,
     created: dt.datetime | None = None,
     deleting: bool = False,
+    resource_version: str = "7",
 ) -> dict[str, Any]:
     """A raw Restore of Snapshot "snap" by default."""
     body: dict[str, Any] = {
         "apiVersion": constants.API_VERSION,
         "kind": constants.RESTORE.kind,
-        "metadata": _metadata(name, finalizers=(), created=created, deleting=deleting, annotations=None),
+        "metadata": _metadata(
+            name,
+            finalizers=(),
+            created=created,
+            deleting=deleting,
+            annotations=None,
+            resource_version=resource_version,
+        ),
         "spec": dict(spec) if spec is not None else {"snapshotName": "snap"},
     }
     if phase or status:

@@ -141,7 +141,10 @@ async def test_a_missing_snapshot_fails_the_restore(w: World, store: FakeStore) 
         Call(
             "merge_patch",
             STATUS,
-            {"status": status.restore_failed(reason, preserve_until=created + dt.timedelta(hours=168))},
+            {
+                "status": status.restore_failed(reason, preserve_until=created + dt.timedelta(hours=168)),
+                "metadata": {"resourceVersion": "7"},
+            },
         )
     ]
     assert w.kube.events() == [("Warning", "Failed", reason)]
@@ -185,7 +188,9 @@ async def test_an_unusable_preference_fails_the_restore(
 
     in_progress, failed = w.kube.writes()
     assert in_progress == Call(
-        "merge_patch", STATUS, {"status": status.restore_in_progress(num_snapshot_contents=6)}
+        "merge_patch",
+        STATUS,
+        {"status": status.restore_in_progress(num_snapshot_contents=6), "metadata": {"resourceVersion": "7"}},
     )
     assert failed.body["status"]["phase"] == "Failed"
     assert failed.body["status"]["reason"].startswith(reason)
@@ -417,5 +422,37 @@ async def test_an_expired_restore_is_deleted(w: World, phase: str) -> None:
 
     assert await reconciler(w).reconcile(KEY) is None
 
-    assert w.kube.writes() == [Call("delete", PATH)]
+    assert w.kube.writes() == [Call("delete", PATH, {"resourceVersion": "7"})]
     assert w.kube.events() == [("Normal", "Expired", f"preserved until {ts(until)}")]
+
+
+# --- a cache that lags behind the server ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("cached_phase", ["", "InQueue", "InProgress"])
+async def test_a_cache_behind_our_own_writes_never_runs_a_restore_twice(
+    w: World, store: FakeStore, cached_phase: str
+) -> None:
+    engine = FakeRestoreEngine(result=restore_result())
+    w.put(constants.SNAPSHOT, completed_snapshot())
+    server = restore(phase="Completed", resource_version="9")
+    w.kube.objects[PATH] = server
+    w.put(RST, restore(phase=cached_phase, resource_version="8"))
+
+    with pytest.raises(errors.Conflict):
+        await reconciler(w, engine).reconcile(KEY)
+
+    assert engine.jobs == []
+    assert w.kube.objects[PATH] == server
+    assert w.kube.events() == []
+
+
+async def test_a_missing_snapshot_seen_in_a_stale_cache_fails_nothing(w: World, store: FakeStore) -> None:
+    server = restore(phase="Completed", spec={"snapshotName": "x"}, resource_version="9")
+    w.kube.objects[PATH] = server
+    w.put(RST, restore(phase="InQueue", spec={"snapshotName": "x"}, resource_version="8"))
+
+    with pytest.raises(errors.Conflict):
+        await reconciler(w).reconcile(KEY)
+
+    assert w.kube.objects[PATH] == server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,8 +47,12 @@ def reconciler(w: World, engine: FakeSnapshotEngine | None = None) -> SnapshotRe
     return SnapshotReconciler(w.ctx, cast(SnapshotEngine, engine or FakeSnapshotEngine()))
 
 
-def status_patch(body: Any) -> Call:
-    return Call("merge_patch", STATUS, {"status": body})
+def status_patch(body: Any, *, if_version: str | None = None) -> Call:
+    """A status merge patch; ``if_version`` is its resourceVersion precondition."""
+    patch: dict[str, Any] = {"status": body}
+    if if_version is not None:
+        patch["metadata"] = {"resourceVersion": if_version}
+    return Call("merge_patch", STATUS, patch)
 
 
 def finalizer_patch(finalizers: list[str]) -> Call:
@@ -87,7 +92,7 @@ async def test_a_new_snapshot_is_queued(w: World) -> None:
 
     assert await reconciler(w).reconcile(KEY) is None
 
-    assert w.kube.writes() == [status_patch(status.snapshot_in_queue(observed_generation=1))]
+    assert w.kube.writes() == [status_patch(status.snapshot_in_queue(observed_generation=1), if_version="7")]
     assert w.kube.writes()[0].body["status"]["phase"] == "InQueue"
     assert w.kube.events() == [("Normal", "InQueue", "waiting for a worker")]
     involved = w.kube.event_bodies()[0]["involvedObject"]
@@ -147,7 +152,7 @@ async def test_a_queued_snapshot_is_taken_and_completed(w: World, store: FakeSto
     assert await reconciler(w, engine).reconcile(KEY) is None
 
     in_progress, completed = w.kube.writes()
-    assert in_progress == status_patch(status.snapshot_in_progress(observed_generation=1))
+    assert in_progress == status_patch(status.snapshot_in_progress(observed_generation=1), if_version="7")
     assert completed.path == STATUS
     body = completed.body["status"]
     assert body == {
@@ -258,12 +263,12 @@ async def test_a_snapshot_found_in_progress_is_resumed_and_taken_again(w: World,
 
     assert await reconciler(w, engine).reconcile(KEY) is None
 
-    assert w.kube.events()[0] == (
+    assert w.kube.events()[1] == (
         "Normal",
         "Resumed",
         "controller restarted during the snapshot; taking it again",
     )
-    assert w.kube.reasons() == ["Resumed", "InProgress", "Completed"]
+    assert w.kube.reasons() == ["InProgress", "Resumed", "Completed"]
     assert [c.body["status"]["phase"] for c in w.kube.writes()] == ["InProgress", "Completed"]
     assert len(engine.jobs) == 1
 
@@ -406,7 +411,7 @@ async def test_an_expired_snapshot_is_deleted(w: World, phase: str) -> None:
 
     assert await reconciler(w).reconcile(KEY) is None
 
-    assert w.kube.writes() == [Call("delete", PATH)]
+    assert w.kube.writes() == [Call("delete", PATH, {"resourceVersion": "7"})]
     assert w.kube.events() == [("Normal", "Expired", f"available until {ts(until)}")]
     assert [c.method for c in w.kube.calls] == ["create", "delete"]  # the event first
 
@@ -423,17 +428,23 @@ async def test_a_changed_spec_available_until_is_copied_to_the_status(
     old = {"availableUntil": ts(utcnow() + dt.timedelta(days=10))}
     w.put(SNAP, snapshot(phase="Completed", spec=spec, status=old))
 
-    result = await reconciler(w).reconcile(KEY)
+    r = reconciler(w)
 
-    expected = [Call("merge_patch", STATUS, {"status": {"availableUntil": ts(new)}})]
+    assert await r.reconcile(KEY) is None  # the patch's watch event brings the key back
+
+    assert w.kube.writes() == [status_patch({"availableUntil": ts(new)}, if_version="7")]
+    assert w.kube.events() == []
+    w.put(
+        SNAP, snapshot(phase="Completed", spec=spec, status={"availableUntil": ts(new)}, resource_version="8")
+    )
+    result = await r.reconcile(KEY)
     if deleted:
         assert result is None
-        assert w.kube.writes() == [*expected, Call("delete", PATH)]
+        assert w.kube.writes()[1:] == [Call("delete", PATH, {"resourceVersion": "8"})]
         assert w.kube.reasons() == ["Expired"]
     else:
         assert_requeue_near(result, 2 * HOUR)
-        assert w.kube.writes() == expected
-        assert w.kube.events() == []
+        assert len(w.kube.writes()) == 1
 
 
 async def test_an_unchanged_spec_available_until_is_not_patched(w: World) -> None:
@@ -567,3 +578,60 @@ async def test_a_snapshot_failed_for_a_past_available_until_stays_an_hour_to_be_
 
     assert_requeue_near(await reconciler(w).reconcile(KEY), HOUR)
     assert [c.method for c in w.kube.writes()] != ["delete"]
+
+
+# --- a cache that lags behind the server ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("cached_phase", ["", "InQueue", "InProgress"])
+async def test_a_cache_behind_our_own_writes_never_moves_a_snapshot_back(
+    w: World, store: FakeStore, cached_phase: str
+) -> None:
+    """The key comes round again before the watch event of the Completed write: the claim is
+    refused by the server, nothing is taken twice, and Completed stays."""
+    engine = FakeSnapshotEngine(outcome=snapshot_outcome())
+    server = snapshot(phase="Completed", resource_version="9")
+    w.kube.objects[PATH] = server
+    w.put(SNAP, snapshot(phase=cached_phase, resource_version="8"))
+
+    with pytest.raises(errors.Conflict):
+        await reconciler(w, engine).reconcile(KEY)
+
+    assert engine.jobs == []
+    assert w.kube.objects[PATH] == server
+    assert w.kube.events() == []
+
+
+async def test_the_whole_life_with_a_lagging_cache_takes_the_snapshot_once(
+    w: World, store: FakeStore
+) -> None:
+    """The watch events of our two writes arrive one by one, the key reconciled after each."""
+    engine = FakeSnapshotEngine(outcome=snapshot_outcome())
+    r = reconciler(w, engine)
+    w.kube.objects[PATH] = snapshot(phase="InQueue", resource_version="8")
+    w.put(SNAP, w.kube.objects[PATH])
+
+    await r.reconcile(KEY)  # writes InProgress (9), then Completed (10)
+    completed = copy.deepcopy(w.kube.objects[PATH])
+    assert (completed["metadata"]["resourceVersion"], completed["status"]["phase"]) == ("10", "Completed")
+
+    w.put(SNAP, merged(completed, {"metadata": {"resourceVersion": "9"}, "status": {"phase": "InProgress"}}))
+    with pytest.raises(errors.Conflict):
+        await r.reconcile(KEY)
+    w.put(SNAP, completed)
+    assert isinstance(await r.reconcile(KEY), Requeue)  # waits for expiry
+
+    assert len(engine.jobs) == 1
+    assert w.kube.objects[PATH] == completed
+    assert w.kube.reasons() == ["InProgress", "Completed"]
+
+
+async def test_an_expired_snapshot_changed_meanwhile_is_not_deleted(w: World) -> None:
+    until = ts(utcnow() - dt.timedelta(days=1))
+    w.kube.objects[PATH] = snapshot(phase="Completed", status={"availableUntil": until}, resource_version="9")
+    w.put(SNAP, snapshot(phase="Completed", status={"availableUntil": until}, resource_version="8"))
+
+    with pytest.raises(errors.Conflict):
+        await reconciler(w).reconcile(KEY)
+
+    assert PATH in w.kube.objects
