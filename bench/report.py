@@ -2,8 +2,8 @@
 
 Ratios compare throughput: ``ratio = floor objects/s / k8ssnap objects/s``,
 which is the ratio of times when both handled the same objects, and stays
-fair when the restore also writes objects the floor does not (the source's
-IPAddress objects, and system objects it finds already existing). Sizes are
+fair when the restore also writes objects the floor does not (system objects
+it finds already existing). Sizes are
 decimal megabytes (10^6 bytes).
 """
 

@@ -4,7 +4,7 @@
 why the restore must still skip it. The reasons are k8s-snap's strings and
 end up in ``status.excluded`` as ``"<path>,(<reason>)"``. First match wins:
 
-1. ``owner-ref``, ``token-secret``, ``system-managed`` (object-local, see
+1. ``owner-ref``, ``token-secret``, ``system-managed``, ``backup-job`` (object-local, see
    :mod:`k8ssnap.domain.intrinsic`).
 2. ``service-exists``: Endpoints, or an EndpointSlice labelled
    ``kubernetes.io/service-name``, whose same-name Service has a selector.
@@ -26,10 +26,11 @@ from typing import Any
 from k8ssnap.domain import kinds
 from k8ssnap.domain.facts import PlanFacts
 from k8ssnap.domain.fields import labels_of, text
-from k8ssnap.domain.intrinsic import OWNER_REF, SYSTEM_MANAGED, TOKEN_SECRET, intrinsic_reason
+from k8ssnap.domain.intrinsic import BACKUP_JOB, OWNER_REF, SYSTEM_MANAGED, TOKEN_SECRET, intrinsic_reason
 from k8ssnap.domain.paths import ObjectRef, parse_path
 
 __all__ = [
+    "BACKUP_JOB",
     "NOT_BINDED_TO_NS",
     "OWNER_REF",
     "SERVICE_EXISTS",

@@ -12,6 +12,12 @@ keep a ClusterRole alive). First match wins:
   Its token was signed by the source cluster's key and is useless (and a
   leak) on the destination; the token controller issues new ones.
 * ``system-managed``: see :mod:`k8ssnap.domain.system`.
+* ``backup-job``: k8ssnap's own Snapshots and Restores. They are work orders
+  of the source's controller: on the destination a Snapshot would take a new
+  snapshot under the same name (overwriting the source's archive in a shared
+  bucket) and a Restore would run again. Snapshots come back from the bucket
+  instead (housekeeping's ``--restoresnapshots``); ObjectstoreConfigs and
+  RestorePreferences are configuration and are restored.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from k8ssnap.domain.system import is_system_managed
 OWNER_REF = "owner-ref"
 TOKEN_SECRET = "token-secret"  # noqa: S105 -- a reason, not a secret
 SYSTEM_MANAGED = "system-managed"
+BACKUP_JOB = "backup-job"
+_JOBS = frozenset({kinds.SNAPSHOTS, kinds.RESTORES})
 
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"  # noqa: S105 -- a type name
 
@@ -39,4 +47,6 @@ def intrinsic_reason(ref: ObjectRef, obj: Mapping[str, Any]) -> str | None:
         return TOKEN_SECRET
     if is_system_managed(ref, obj):
         return SYSTEM_MANAGED
+    if ref.group_resource in _JOBS:
+        return BACKUP_JOB
     return None

@@ -32,8 +32,14 @@ PODS = GroupResource("", "pods")
 JOBS = GroupResource("batch", "jobs")
 API_SERVICES = GroupResource("apiregistration.k8s.io", "apiservices")
 LEASES = GroupResource("coordination.k8s.io", "leases")
+IP_ADDRESSES = GroupResource("networking.k8s.io", "ipaddresses")
+SERVICE_CIDRS = GroupResource("networking.k8s.io", "servicecidrs")
 FLOW_SCHEMAS = GroupResource("flowcontrol.apiserver.k8s.io", "flowschemas")
 PRIORITY_LEVELS = GroupResource("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations")
+
+K8SSNAP = "clustersnapshot.rywt.io"
+SNAPSHOTS = GroupResource(K8SSNAP, "snapshots")
+RESTORES = GroupResource(K8SSNAP, "restores")
 
 NODES = GroupResource("", "nodes")
 CORE_EVENTS = GroupResource("", "events")

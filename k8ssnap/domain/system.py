@@ -24,6 +24,8 @@ _CONTROLLER_SLICE_MANAGERS = frozenset(
 _APISERVER_CONFIGMAPS = frozenset(
     {("kube-system", "extension-apiserver-authentication")}  # written by every apiserver
 )
+_IP_ALLOCATOR = "ipallocator.k8s.io"
+_DEFAULT_SERVICE_CIDR = "kubernetes"
 _LEASE_NAMESPACES = frozenset({"kube-node-lease", "kube-system"})
 _RBAC = frozenset({kinds.ROLES, kinds.CLUSTER_ROLES, kinds.ROLE_BINDINGS, kinds.CLUSTER_ROLE_BINDINGS})
 _KUBERNETES_SERVICE = frozenset({kinds.SERVICES, kinds.ENDPOINTS, kinds.ENDPOINT_SLICES})
@@ -88,6 +90,22 @@ def _controller_endpoint_slice(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
     return manager in _CONTROLLER_SLICE_MANAGERS
 
 
+def _allocated_ip_address(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """IPAddresses the apiserver's ClusterIP allocator made for a Service (``ipallocator.k8s.io``).
+
+    The destination allocates its own when the Service is created; the source's
+    copy would reserve an address for a Service that does not hold it.
+    """
+    if ref.group_resource != kinds.IP_ADDRESSES:
+        return False
+    return text(labels_of(obj).get("ipaddress.kubernetes.io/managed-by")) == _IP_ALLOCATOR
+
+
+def _default_service_cidr(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """The ServiceCIDR ``kubernetes``, made by the apiserver from its ``--service-cluster-ip-range``."""
+    return ref.group_resource == kinds.SERVICE_CIDRS and ref.name == _DEFAULT_SERVICE_CIDR
+
+
 RULES: tuple[Rule, ...] = (
     _root_ca,
     _apiserver_config,
@@ -97,6 +115,8 @@ RULES: tuple[Rule, ...] = (
     _apf_defaults,
     _control_plane_lease,
     _controller_endpoint_slice,
+    _allocated_ip_address,
+    _default_service_cidr,
 )
 
 

@@ -144,6 +144,8 @@ AUTO = {"annotations": {"apf.kubernetes.io/autoupdate-spec": "true"}}
 BOOTSTRAP = {"labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}}
 APIREG = "/apis/apiregistration.k8s.io/v1/apiservices"
 FLOW = "/apis/flowcontrol.apiserver.k8s.io/v1"
+NET = "/apis/networking.k8s.io/v1"
+IP_MANAGER = "ipaddress.kubernetes.io/managed-by"
 
 
 @pytest.mark.parametrize(
@@ -175,6 +177,11 @@ FLOW = "/apis/flowcontrol.apiserver.k8s.io/v1"
         (f"{FLOW}/flowschemas/mine", {}, False),
         ("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1", {}, True),
         ("/apis/coordination.k8s.io/v1/namespaces/foo/leases/my-operator", {}, False),
+        (f"{NET}/ipaddresses/10.96.0.10", {"metadata": {"labels": {IP_MANAGER: "ipallocator.k8s.io"}}}, True),
+        (f"{NET}/ipaddresses/192.168.7.7", {"metadata": {"labels": {IP_MANAGER: "my-ipam"}}}, False),
+        (f"{NET}/ipaddresses/192.168.7.8", {}, False),
+        (f"{NET}/servicecidrs/kubernetes", {"spec": {"cidrs": ["10.96.0.0/16"]}}, True),
+        (f"{NET}/servicecidrs/extra", {"spec": {"cidrs": ["10.100.0.0/16"]}}, False),
         (
             "/apis/discovery.k8s.io/v1/namespaces/foo/endpointslices/ext-abc",
             {
@@ -334,3 +341,20 @@ def test_entries() -> None:
     long = failed_entry(path, "x" * 301)
     assert long == f"{path}," + "x" * 300 + "....."
     assert failed_entry(path, "y" * 300) == f"{path}," + "y" * 300
+
+
+K8SSNAP = "/apis/clustersnapshot.rywt.io/v1alpha1/namespaces/k8s-snap"
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        (f"{K8SSNAP}/snapshots/nightly", "backup-job"),
+        (f"{K8SSNAP}/restores/nightly-back", "backup-job"),
+        (f"{K8SSNAP}/objectstoreconfigs/local", None),
+        (f"{K8SSNAP}/restorepreferences/exclude-kube-system", None),
+        ("/apis/example.com/v1/namespaces/k8s-snap/snapshots/other-operator", None),
+    ],
+)
+def test_our_own_work_orders_are_not_restored(path: str, reason: str | None) -> None:
+    assert reasons([(path, {})], Preference.default())[path] == reason
