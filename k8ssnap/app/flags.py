@@ -33,6 +33,8 @@ class Flags:
     leader_elect: bool
     log_format: str
     housekeeping_interval: float
+    lister_concurrency: int | None = None
+    """Bound on parallel LISTs across all snapshots; None: ``snapshot_threads``."""
 
 
 def _bool(text: str) -> bool:
@@ -95,7 +97,12 @@ def parser() -> argparse.ArgumentParser:
     _add_bool(p, "leader-elect", True, "run leader election on a Lease")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument("--housekeeping-interval", type=float, default=300.0, help=argparse.SUPPRESS)
-    p.add_argument("--lister-concurrency", type=_positive, default=None, help="parallel LISTs per snapshot")
+    p.add_argument(
+        "--lister-concurrency",
+        type=_positive,
+        default=None,
+        help="bound on parallel LISTs across all snapshots (default: --snapshotthreads)",
+    )
     return p
 
 
@@ -123,4 +130,5 @@ def parse(argv: Sequence[str] | None = None) -> Flags:
         leader_elect=ns.leader_elect,
         log_format=ns.log_format,
         housekeeping_interval=ns.housekeeping_interval,
+        lister_concurrency=ns.lister_concurrency,
     )

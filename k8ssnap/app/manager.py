@@ -48,6 +48,7 @@ def settings_from(flags: Flags) -> Settings:
     return Settings(
         namespace=flags.namespace,
         snapshot_threads=flags.snapshot_threads,
+        lister_concurrency=flags.lister_concurrency or flags.snapshot_threads,
         restore_threads=flags.restore_threads,
         max_retry_elapsed=flags.max_retry_elapsed_sec,
         insecure=flags.insecure,
@@ -125,7 +126,7 @@ class Manager:
             informers=informers,
             events=EventRecorder(self.kube, namespace=self.settings.namespace, host=socket.gethostname()),
             metrics=self.registry,
-            list_slots=asyncio.Semaphore(self.settings.snapshot_threads),
+            list_slots=asyncio.Semaphore(self.settings.lister_concurrency),
         )
         queues = {name: self._queue(name) for name in ("snapshots", "restores", "objectstoreconfigs")}
         _enqueue_on_change(

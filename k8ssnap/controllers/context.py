@@ -20,6 +20,8 @@ class Settings:
 
     namespace: str = constants.DEFAULT_NAMESPACE
     snapshot_threads: int = 5
+    lister_concurrency: int = 5
+    """Parallel LISTs across all snapshots (the engine's slots)."""
     restore_threads: int = 8
     max_retry_elapsed: float = 300.0
     insecure: bool = False

@@ -34,6 +34,7 @@ API_SERVICES = GroupResource("apiregistration.k8s.io", "apiservices")
 LEASES = GroupResource("coordination.k8s.io", "leases")
 IP_ADDRESSES = GroupResource("networking.k8s.io", "ipaddresses")
 SERVICE_CIDRS = GroupResource("networking.k8s.io", "servicecidrs")
+PRIORITY_CLASSES = GroupResource("scheduling.k8s.io", "priorityclasses")
 FLOW_SCHEMAS = GroupResource("flowcontrol.apiserver.k8s.io", "flowschemas")
 PRIORITY_LEVELS = GroupResource("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations")
 

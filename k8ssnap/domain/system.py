@@ -26,6 +26,7 @@ _APISERVER_CONFIGMAPS = frozenset(
 )
 _IP_ALLOCATOR = "ipallocator.k8s.io"
 _DEFAULT_SERVICE_CIDR = "kubernetes"
+_SYSTEM_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
 _LEASE_NAMESPACES = frozenset({"kube-node-lease", "kube-system"})
 _RBAC = frozenset({kinds.ROLES, kinds.CLUSTER_ROLES, kinds.ROLE_BINDINGS, kinds.CLUSTER_ROLE_BINDINGS})
 _KUBERNETES_SERVICE = frozenset({kinds.SERVICES, kinds.ENDPOINTS, kinds.ENDPOINT_SLICES})
@@ -106,6 +107,11 @@ def _default_service_cidr(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
     return ref.group_resource == kinds.SERVICE_CIDRS and ref.name == _DEFAULT_SERVICE_CIDR
 
 
+def _system_priority_class(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+    """``system-cluster-critical`` and ``system-node-critical``, made by every apiserver."""
+    return ref.group_resource == kinds.PRIORITY_CLASSES and ref.name in _SYSTEM_PRIORITY_CLASSES
+
+
 RULES: tuple[Rule, ...] = (
     _root_ca,
     _apiserver_config,
@@ -117,6 +123,7 @@ RULES: tuple[Rule, ...] = (
     _controller_endpoint_slice,
     _allocated_ip_address,
     _default_service_cidr,
+    _system_priority_class,
 )
 
 

@@ -95,7 +95,7 @@ class WorkQueue(Generic[T]):
         if item in self._dirty:
             self._queue.append(item)
             self._wake_one_getter()
-        elif not self._processing:
+        if not self._processing:  # also after a re-queue: a drain waits for processing only
             self._wake_drainers()
 
     # -- shutdown ----------------------------------------------------------

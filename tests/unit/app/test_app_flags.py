@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from k8ssnap.app import flags
+from k8ssnap.app.manager import settings_from
 
 
 def test_defaults_are_k8s_snaps() -> None:
@@ -31,6 +32,8 @@ def test_defaults_are_k8s_snaps() -> None:
         (["--insecure"], "insecure", True),
         (["--createbucket=true"], "create_bucket", True),
         (["--leader-elect=false"], "leader_elect", False),
+        (["--lister-concurrency=12"], "lister_concurrency", 12),
+        ([], "lister_concurrency", None),
         (["--kubeconfig=/k", "--master=https://m:6443"], "master", "https://m:6443"),
     ],
 )
@@ -45,3 +48,13 @@ def test_bad_flags_are_usage_errors(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         flags.parse(argv)
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [([], 5), (["--snapshotthreads=3"], 3), (["--snapshotthreads=3", "--lister-concurrency=12"], 12)],
+)
+def test_lister_concurrency_bounds_the_lists_and_defaults_to_the_snapshot_workers(
+    argv: list[str], expected: int
+) -> None:
+    assert settings_from(flags.parse(argv)).lister_concurrency == expected

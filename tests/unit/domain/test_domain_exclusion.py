@@ -182,6 +182,9 @@ IP_MANAGER = "ipaddress.kubernetes.io/managed-by"
         (f"{NET}/ipaddresses/192.168.7.8", {}, False),
         (f"{NET}/servicecidrs/kubernetes", {"spec": {"cidrs": ["10.96.0.0/16"]}}, True),
         (f"{NET}/servicecidrs/extra", {"spec": {"cidrs": ["10.100.0.0/16"]}}, False),
+        ("/apis/scheduling.k8s.io/v1/priorityclasses/system-node-critical", {}, True),
+        ("/apis/scheduling.k8s.io/v1/priorityclasses/system-cluster-critical", {}, True),
+        ("/apis/scheduling.k8s.io/v1/priorityclasses/batch-low", {}, False),
         (
             "/apis/discovery.k8s.io/v1/namespaces/foo/endpointslices/ext-abc",
             {

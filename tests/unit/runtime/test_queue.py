@@ -160,6 +160,22 @@ async def test_shutdown_with_drain_waits_for_processing(spawn) -> None:
     assert drain_task.done()
 
 
+async def test_drain_ends_when_the_last_item_is_done_even_if_it_was_added_again(spawn) -> None:
+    """An item re-added while processing goes back on the FIFO at done(); processing is then
+    empty and the drain must end (workers, not the drain, deal with the FIFO)."""
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add("a")
+    await queue.get()
+    queue.add("a")  # dirty while processing
+    drain_task = spawn(queue.shut_down_with_drain())
+    await settle()
+    assert not drain_task.done()
+    queue.done("a")
+    await settle()
+    assert drain_task.done()
+    assert (queue.processing, len(queue)) == (0, 1)
+
+
 async def test_shutdown_with_drain_returns_at_once_when_idle() -> None:
     queue: WorkQueue[str] = WorkQueue()
     await queue.shut_down_with_drain()
