@@ -1,8 +1,9 @@
 """A raw-JSON client for one kube-apiserver.
 
 kubernetes-asyncio does what it is good at -- reading kubeconfigs (inline,
-file, in-cluster), TLS, client certificates, tokens and exec plugins --
-and its configured aiohttp session carries our requests. Bodies go out as
+file, in-cluster), client certificates, tokens and exec plugins -- and
+:mod:`k8ssnap.kube.transport` turns its configuration into the aiohttp
+session that carries our requests. Bodies go out as
 orjson bytes and come back as bytes or orjson-parsed dicts; no generated
 model class is ever built on a hot path.
 
@@ -26,12 +27,11 @@ import aiohttp
 import orjson
 import yaml
 from kubernetes_asyncio.client.configuration import Configuration
-from kubernetes_asyncio.client.rest import RESTClientObject
 from kubernetes_asyncio.config import incluster_config, kube_config
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from k8ssnap import errors
-from k8ssnap.kube import errormap
+from k8ssnap.kube import errormap, transport
 
 JsonObj = dict[str, Any]
 
@@ -47,8 +47,8 @@ class KubeClient:
 
     def __init__(self, configuration: Configuration, *, max_connections: int, tmpdir: Path | None) -> None:
         self._configuration = configuration
-        self._rest = RESTClientObject(configuration, maxsize=max_connections)
-        self._session: aiohttp.ClientSession = self._rest.pool_manager
+        self._transport = transport.open_transport(configuration, max_connections=max_connections)
+        self._session: aiohttp.ClientSession = self._transport.session
         self._tmpdir = tmpdir
         self.host: str = str(configuration.host or "").rstrip("/")
 
@@ -137,7 +137,8 @@ class KubeClient:
                 data=body,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
-                server_hostname=self._rest.server_hostname,
+                server_hostname=self._transport.server_hostname,
+                proxy=self._transport.proxy,
             ) as resp:
                 data = await resp.read()
                 status = resp.status
@@ -201,7 +202,8 @@ class KubeClient:
                 self._url(path, query),
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + 30),
-                server_hostname=self._rest.server_hostname,
+                server_hostname=self._transport.server_hostname,
+                proxy=self._transport.proxy,
             ) as resp:
                 if resp.status >= 300:
                     raise errormap.from_response(status=resp.status, body=await resp.read(), what=what)
