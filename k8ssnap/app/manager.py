@@ -49,6 +49,7 @@ def settings_from(flags: Flags) -> Settings:
         namespace=flags.namespace,
         snapshot_threads=flags.snapshot_threads,
         lister_concurrency=flags.lister_concurrency or flags.snapshot_threads,
+        gzip_level=flags.gzip_level,
         restore_threads=flags.restore_threads,
         max_retry_elapsed=flags.max_retry_elapsed_sec,
         insecure=flags.insecure,
@@ -136,7 +137,9 @@ class Manager:
         )
         _enqueue_on_change(informers["restores"], queues["restores"])
         _enqueue_on_change(informers["objectstoreconfigs"], queues["objectstoreconfigs"])
-        snapshots = SnapshotReconciler(ctx, SnapshotEngine(slots=ctx.list_slots))
+        snapshots = SnapshotReconciler(
+            ctx, SnapshotEngine(slots=ctx.list_slots, gzip_level=self.settings.gzip_level)
+        )
         restores = RestoreReconciler(ctx, RestoreEngine(concurrency=self.settings.restore_threads))
         controllers = [
             self._controller("snapshots", queues, snapshots.reconcile, self.settings.snapshot_threads),

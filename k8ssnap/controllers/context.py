@@ -21,6 +21,7 @@ class Settings:
     namespace: str = constants.DEFAULT_NAMESPACE
     snapshot_threads: int = 5
     lister_concurrency: int = 5
+    gzip_level: int = 6
     """Parallel LISTs across all snapshots (the engine's slots)."""
     restore_threads: int = 8
     max_retry_elapsed: float = 300.0

@@ -84,9 +84,12 @@ Progress = Callable[[int], None]
 class SnapshotEngine:
     """Takes snapshots. ``slots`` bounds concurrent LISTs across all snapshots."""
 
-    def __init__(self, *, slots: asyncio.Semaphore, queue_pages: int = 4) -> None:
+    def __init__(self, *, slots: asyncio.Semaphore, queue_pages: int = 4, gzip_level: int = 6) -> None:
+        """``gzip_level``: deflate's 1 (fast) to 9 (small). Deflate is about half of a
+        snapshot's CPU at 6; 1 takes about 40 % less CPU for archives about 10-20 % larger."""
         self._slots = slots
         self._queue_pages = queue_pages
+        self._gzip_level = gzip_level
 
     async def run(
         self,
@@ -108,7 +111,9 @@ class SnapshotEngine:
             )
             walk = _Walk(job=job, kube=kube, rv=rv, slots=self._slots, notes=list(skipped), progress=progress)
             try:
-                return await walk.run(store, resources, queue_pages=self._queue_pages)
+                return await walk.run(
+                    store, resources, queue_pages=self._queue_pages, gzip_level=self._gzip_level
+                )
             except _Restart:
                 log.warning(
                     "snapshot %s: resourceVersion %s compacted, restarting (%d)",
@@ -133,11 +138,11 @@ class _Walk:
     progress: Progress | None
 
     async def run(
-        self, store: ObjectStore, resources: tuple[ApiResource, ...], *, queue_pages: int
+        self, store: ObjectStore, resources: tuple[ApiResource, ...], *, queue_pages: int, gzip_level: int
     ) -> SnapshotOutcome:
         job = self.job
         taken_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        writer = ArchiveWriter(snapshot_name=job.name, mtime=taken_at)
+        writer = ArchiveWriter(snapshot_name=job.name, mtime=taken_at, level=gzip_level)
         key = layout.archive_key(job.name, prefix=job.key_prefix)
         upload = store.upload(key, metadata=layout.archive_metadata(job.name))
         try:

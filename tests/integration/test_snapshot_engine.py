@@ -40,3 +40,20 @@ async def test_engine_archives_the_mix_point_in_time(kube_a: KubeClient, s3: S3S
     record = StoredRecord.from_json(await s3.get(layout.record_key(name)))
     assert record.sha256 == outcome.sha256
     assert b"kubeconfig" not in raw
+
+
+@pytest.mark.parametrize(("level", "xfl"), [(1, 4), (9, 2)])
+async def test_the_gzip_level_reaches_the_archive(
+    kube_a: KubeClient, s3: S3Store, namespace: str, level: int, xfl: int
+) -> None:
+    """gzip's XFL header byte says how hard deflate worked: 4 for the fastest, 2 for the best."""
+    name = f"level{level}-{namespace}"
+    spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
+    engine = SnapshotEngine(slots=asyncio.Semaphore(5), gzip_level=level)
+    outcome = await engine.run(SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3)
+
+    raw = await s3.get(layout.archive_key(name))
+    assert raw[8] == xfl
+    reader = ArchiveReader()
+    assert {e.path for e in reader.feed(raw)} == set(outcome.index.paths)
+    reader.close()

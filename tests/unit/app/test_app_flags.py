@@ -34,6 +34,8 @@ def test_defaults_are_k8s_snaps() -> None:
         (["--leader-elect=false"], "leader_elect", False),
         (["--lister-concurrency=12"], "lister_concurrency", 12),
         ([], "lister_concurrency", None),
+        ([], "gzip_level", 6),
+        (["--gzip-level=1"], "gzip_level", 1),
         (["--kubeconfig=/k", "--master=https://m:6443"], "master", "https://m:6443"),
     ],
 )
@@ -58,3 +60,9 @@ def test_lister_concurrency_bounds_the_lists_and_defaults_to_the_snapshot_worker
     argv: list[str], expected: int
 ) -> None:
     assert settings_from(flags.parse(argv)).lister_concurrency == expected
+
+
+@pytest.mark.parametrize("argv", [["--gzip-level=0"], ["--gzip-level=10"], ["--gzip-level=fast"]])
+def test_a_gzip_level_outside_1_to_9_is_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        flags.parse(argv)
