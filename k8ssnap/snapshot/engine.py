@@ -138,7 +138,7 @@ class _Walk:
     progress: Progress | None
 
     async def run(
-        self, store: ObjectStore, resources: tuple[ApiResource, ...], *, queue_pages: int, gzip_level: int
+        self, store: ObjectStore, resources: tuple[ApiResource, ...], *, queue_pages: int, gzip_level: int = 6
     ) -> SnapshotOutcome:
         job = self.job
         taken_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
