@@ -21,8 +21,9 @@ class Settings:
     namespace: str = constants.DEFAULT_NAMESPACE
     snapshot_threads: int = 5
     lister_concurrency: int = 5
-    gzip_level: int = 6
     """Parallel LISTs across all snapshots (the engine's slots)."""
+    gzip_level: int = 6
+    """Deflate level of the archives."""
     restore_threads: int = 8
     max_retry_elapsed: float = 300.0
     insecure: bool = False
