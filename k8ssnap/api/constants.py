@@ -25,6 +25,8 @@ CATEGORY: Final = "k8ssnap"
 #: Held on a Snapshot while its archive exists in the object store, so that
 #: deleting the resource first deletes the archive.
 FINALIZER: Final = "clustersnapshot.rywt.io/archive"
+RECREATED: Final = f"{GROUP}/recreated-from-bucket"
+"""Annotation of a Snapshot that housekeeping recreated from its archive in the bucket."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,10 @@ def snapshot_in_progress(
     )
 
 
+MAX_CONTENTS = 5000
+"""Paths kept in a Snapshot's ``status.contents``; the archive's index has them all."""
+
+
 def snapshot_completed(
     *,
     contents: Sequence[str],
@@ -108,8 +112,9 @@ def snapshot_completed(
     skipped_apis: Sequence[str] = (),
     observed_generation: int = 0,
 ) -> RawSnapshotStatus:
-    """The archive is stored; ``contents`` are its API paths (sorted here)."""
-    kept_skipped, kept_contents = _fit((skipped_apis, sorted(contents)))
+    """The archive is stored; ``contents`` are its API paths (sorted here, at most
+    :data:`MAX_CONTENTS` kept; ``numberOfContents`` counts them all)."""
+    kept_skipped, kept_contents = _fit((skipped_apis, sorted(contents)[:MAX_CONTENTS]))
     return snapshot_status_json(
         SnapshotStatus(
             phase=PHASE_COMPLETED,

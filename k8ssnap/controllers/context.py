@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from k8ssnap.api import constants
 from k8ssnap.controllers.events import EventRecorder
+from k8ssnap.domain import expiry
 from k8ssnap.kube.client import KubeClient
+from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.source import ObjectKey
@@ -55,6 +58,20 @@ class Context:
     def path(self, kind: constants.ResourceKind, name: str | None = None, *, status: bool = False) -> str:
         """The API path of one of our resources (or its collection)."""
         return kind.path(self.settings.namespace, name, status=status)
+
+    async def expire(
+        self, kind: constants.ResourceKind, raw: dict[str, Any], until: dt.datetime, *, what: str
+    ) -> Requeue | None:
+        """Delete ``raw`` (an Event ``Expired``: "<what> <until>") once ``until`` has passed;
+        otherwise ask to be reconciled again then."""
+        now = dt.datetime.now(dt.UTC)
+        if not expiry.is_expired(until, now):
+            return Requeue(after=max(expiry.seconds_until(until, now), 0.5))
+        await self.events.record(
+            raw, kind=kind, reason="Expired", message=f"{what} {expiry.format_time(until)}"
+        )
+        await self.delete_if_unchanged(kind, raw)
+        return None
 
     async def delete_if_unchanged(self, kind: constants.ResourceKind, raw: dict[str, Any]) -> None:
         """Delete ``raw``, preconditioned on its resourceVersion (see :meth:`write_status`)."""

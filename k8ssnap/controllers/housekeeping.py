@@ -43,7 +43,7 @@ from k8ssnap.store.s3 import S3Store
 log = logging.getLogger(__name__)
 
 NOT_FOUND = status.REASON_FILE_NOT_FOUND
-RECREATED = f"{constants.GROUP}/recreated-from-bucket"
+RECREATED = constants.RECREATED
 MISMATCH = status.REASON_FILE_MISMATCH  # k8s-snap's words; also used for a checksum mismatch
 _MIN_KEEP = dt.timedelta(days=30)
 
@@ -224,8 +224,6 @@ class Housekeeper:
             available_until=until,
             stored_sha256=record.sha256,
         )
-        if completed.get("contents") is not None:
-            completed["contents"] = list(completed["contents"] or [])[:5000]
         await self.ctx.kube.merge_patch(
             self.ctx.path(constants.SNAPSHOT, name, status=True), {"status": completed}
         )

@@ -43,10 +43,6 @@ from k8ssnap.store import layout
 
 log = logging.getLogger(__name__)
 
-FAILED_GRACE = dt.timedelta(hours=1)
-"""A Failed object stays at least this long after creation, even if already expired,
-so that a person can read why (e.g. an availableUntil in the past)."""
-
 KIND = constants.RESTORE
 MAX_STATUS_ENTRIES = 2000
 NOT_COMPLETED = "Snapshot data is not in status 'Completed'"
@@ -247,15 +243,9 @@ class RestoreReconciler:
         if until is None:
             created = restore.creation_timestamp or now
             until = expiry.restore_expiry(taken_at=created, ttl=restore.spec.ttl, available_until=None)
-        if restore.status.phase == constants.PHASE_FAILED and restore.creation_timestamp is not None:
-            until = max(until, restore.creation_timestamp + FAILED_GRACE)  # time to read the reason
-        if expiry.is_expired(until, now):
-            await self.ctx.events.record(
-                raw, kind=KIND, reason="Expired", message=f"preserved until {expiry.format_time(until)}"
-            )
-            await self.ctx.delete_if_unchanged(KIND, raw)
-            return None
-        return Requeue(after=max(expiry.seconds_until(until, now), 0.5))
+        failed = restore.status.phase == constants.PHASE_FAILED
+        until = expiry.deletion_time(until, failed=failed, created=restore.creation_timestamp)
+        return await self.ctx.expire(KIND, raw, until, what="preserved until")
 
 
 def _capped(body: Any) -> Any:

@@ -46,12 +46,8 @@ from k8ssnap.store import layout
 
 log = logging.getLogger(__name__)
 
-FAILED_GRACE = dt.timedelta(hours=1)
-"""A Failed object stays at least this long after creation, even if already expired,
-so that a person can read why (e.g. an availableUntil in the past)."""
-
-MAX_STATUS_CONTENTS = 5000
-RECREATED = f"{constants.GROUP}/recreated-from-bucket"
+MAX_STATUS_CONTENTS = status.MAX_CONTENTS
+RECREATED = constants.RECREATED
 KIND = constants.SNAPSHOT
 
 
@@ -177,8 +173,6 @@ class SnapshotReconciler:
             skipped_apis=outcome.skipped,
             observed_generation=snap.generation,
         )
-        if body.get("contents") is not None:
-            body["contents"] = list(body["contents"] or [])[:MAX_STATUS_CONTENTS]
         elapsed = time.monotonic() - started
         self._results.labels(result="completed").inc()
         self._duration.labels(result="completed").observe(elapsed)
@@ -243,15 +237,9 @@ class SnapshotReconciler:
         if until is None:
             created = snap.creation_timestamp or now
             until = expiry.snapshot_expiry(taken_at=created, ttl=snap.spec.ttl, available_until=None)
-        if snap.status.phase == constants.PHASE_FAILED and snap.creation_timestamp is not None:
-            until = max(until, snap.creation_timestamp + FAILED_GRACE)  # time to read the reason
-        if expiry.is_expired(until, now):
-            await self.ctx.events.record(
-                raw, kind=KIND, reason="Expired", message=f"available until {expiry.format_time(until)}"
-            )
-            await self.ctx.delete_if_unchanged(KIND, raw)
-            return None
-        return Requeue(after=max(expiry.seconds_until(until, now), 0.5))
+        failed = snap.status.phase == constants.PHASE_FAILED
+        until = expiry.deletion_time(until, failed=failed, created=snap.creation_timestamp)
+        return await self.ctx.expire(KIND, raw, until, what="available until")
 
     async def _finalize(self, raw: dict[str, Any], snap: Snapshot) -> None:
         if not snap.has_finalizer:

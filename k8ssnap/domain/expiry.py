@@ -120,6 +120,19 @@ def effective_ttl(*, taken_at: datetime, until: datetime) -> str:
     return format_duration(max(until - taken_at, timedelta(0)))
 
 
+FAILED_GRACE = timedelta(hours=1)
+"""A Failed object stays at least this long after creation, even if already expired,
+so that a person can read why (e.g. an availableUntil in the past)."""
+
+
+def deletion_time(until: datetime, *, failed: bool, created: datetime | None) -> datetime:
+    """When an object whose life ends at ``until`` is deleted: a Failed one keeps
+    :data:`FAILED_GRACE` after its creation for its reason to be read."""
+    if failed and created is not None:
+        return max(until, created + FAILED_GRACE)
+    return until
+
+
 def is_expired(until: datetime, now: datetime) -> bool:
     """Whether ``until`` has been reached at ``now``."""
     _require_aware(until)
