@@ -37,10 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="k8ssnap-devenv", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "build"])
     parser.add_argument("--dir", type=Path, default=Path(".devenv"), help="state and log folder")
+    parser.add_argument(
+        "--nodes",
+        action="store_true",
+        help="up: add a kube-scheduler and a node (kubelet, containerd, kube-proxy) to each cluster (root)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.dir.resolve()
-    environment = env.Environment(folder)
+    environment = env.Environment(folder, nodes=args.nodes)
     if args.command == "up":
         print(_describe(environment.up()))
     elif args.command == "down":
@@ -51,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
 
         for component, path in build.ensure_all().items():
             print(f"{component}: {path}")
+        if args.nodes:
+            from k8ssnap.devenv import hostpkgs, images
+
+            hostpkgs.ensure()
+            print(f"node: {build.ensure_node()}")
+            for key, image in images.ensure_all().items():
+                print(f"image {key}: {image.name} ({image.size >> 20} MB, {image.archive})")
     else:
         print(_describe(env.load(folder)))
     return 0

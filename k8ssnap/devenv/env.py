@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from k8ssnap.devenv import build, process
+from k8ssnap.devenv import build, hostpkgs, images, netns, node, process
 from k8ssnap.devenv.cluster import ClusterInfo, ClusterProcesses, start_cluster
 from k8ssnap.devenv.s3 import S3Info, start_s3
 
@@ -34,6 +34,10 @@ class EnvironmentInfo:
     kube_bin: Path
     services: dict[str, process.Running]
     startup_seconds: float
+    nodes: bool = False
+    """Whether each cluster has a kube-scheduler and a node (kubelet, containerd, kube-proxy)."""
+    images: dict[str, str] = field(default_factory=dict)
+    """With nodes: the image names imported into every node (pause, demo, base, controller)."""
 
     @property
     def kubectl(self) -> Path:
@@ -67,6 +71,8 @@ def _save(info: EnvironmentInfo) -> None:
         "kube_bin": str(info.kube_bin),
         "services": {name: _running_to_json(r) for name, r in info.services.items()},
         "startup_seconds": info.startup_seconds,
+        "nodes": info.nodes,
+        "images": info.images,
     }
     path = info.folder / STATE_FILE
     path.write_text(json.dumps(state, indent=2))
@@ -87,15 +93,24 @@ def load(folder: Path) -> EnvironmentInfo:
         kube_bin=Path(state["kube_bin"]),
         services={name: _running_from_json(r) for name, r in state["services"].items()},
         startup_seconds=state["startup_seconds"],
+        nodes=state.get("nodes", False),
+        images=state.get("images", {}),
     )
 
 
 class Environment:
     """Starts and stops the local environment rooted at ``folder``."""
 
-    def __init__(self, folder: Path, *, clusters: tuple[str, ...] = ("a", "b")) -> None:
+    def __init__(self, folder: Path, *, clusters: tuple[str, ...] = ("a", "b"), nodes: bool = False) -> None:
+        """``nodes=True`` adds a kube-scheduler and one node to each cluster (root only).
+
+        The API servers and S3 then listen on the host bridge (172.30.0.1)
+        instead of loopback, so that Pods reach them; one such environment
+        per machine (see :mod:`k8ssnap.devenv.netns`).
+        """
         self.folder = folder
         self.cluster_names = clusters
+        self.nodes = nodes
 
     def up(self) -> EnvironmentInfo:
         """Start everything (building binaries first if the cache lacks them)."""
@@ -104,23 +119,37 @@ class Environment:
         if (self.folder / STATE_FILE).exists():
             self.down()
         bins = build.ensure_all()
+        host = "127.0.0.1"
+        built: dict[str, images.Image] = {}
+        nets = [netns.NodeNet(name, i) for i, name in enumerate(self.cluster_names)]
+        if self.nodes:
+            hostpkgs.ensure()
+            bins["node"] = build.ensure_node()
+            built = images.ensure_all()
+            netns.setup(nets)
+            host = netns.HOST_IP
         services: dict[str, process.Running] = {}
         clusters: dict[str, ClusterInfo] = {}
         try:
-            s3, s3_running = start_s3(folder=self.folder / "s3")
+            s3, s3_running = start_s3(folder=self.folder / "s3", host=host)
             services["s3"] = s3_running
-            for name in self.cluster_names:
+            for name, net in zip(self.cluster_names, nets, strict=True):
                 cluster, procs = start_cluster(
                     name=name,
                     folder=self.folder / name,
                     kube_bin=bins["kubernetes"],
                     etcd_bin=bins["etcd"],
+                    host=host,
                 )
                 clusters[name] = cluster
                 services.update(_cluster_services(name, procs))
+                if self.nodes:
+                    services.update(_start_node(name, net, cluster, bins, list(built.values()), self.folder))
         except BaseException:
             for running in reversed(list(services.values())):
                 process.stop(running.pgid)
+            if self.nodes:
+                _cleanup_nodes(self.folder, self.cluster_names)
             raise
         info = EnvironmentInfo(
             folder=self.folder,
@@ -129,6 +158,8 @@ class Environment:
             kube_bin=bins["kubernetes"],
             services=services,
             startup_seconds=time.monotonic() - started_at,
+            nodes=self.nodes,
+            images={key: image.name for key, image in built.items()},
         )
         _save(info)
         return info
@@ -141,6 +172,8 @@ class Environment:
         info = load(self.folder)
         for running in reversed(list(info.services.values())):
             process.stop(running.pgid)
+        if info.nodes:
+            _cleanup_nodes(self.folder, tuple(info.clusters))
         path.unlink()
 
     def restart(self, service: str) -> process.Running:
@@ -165,3 +198,41 @@ def _cluster_services(name: str, procs: ClusterProcesses) -> dict[str, process.R
         f"apiserver-{name}": procs.apiserver,
         f"controller-manager-{name}": procs.controller_manager,
     }
+
+
+def _start_node(  # noqa: PLR0917 - a private helper of up(), called once
+    name: str,
+    net: netns.NodeNet,
+    cluster: ClusterInfo,
+    bins: dict[str, Path],
+    node_images: list[images.Image],
+    folder: Path,
+) -> dict[str, process.Running]:
+    scheduler = node.start_scheduler(
+        cluster=name, folder=folder / name, node_bin=bins["node"], kubeconfig=cluster.kubeconfig
+    )
+    try:
+        procs = node.start_node(
+            cluster=name,
+            net=net,
+            folder=folder / name / "node",
+            node_bin=bins["node"],
+            kube_bin=bins["kubernetes"],
+            kubeconfig=cluster.kubeconfig,
+            images=node_images,
+        )
+    except BaseException:
+        process.stop(scheduler.pgid)
+        raise
+    return {
+        f"scheduler-{name}": scheduler,
+        f"containerd-{name}": procs.containerd,
+        f"kubelet-{name}": procs.kubelet,
+        f"kube-proxy-{name}": procs.kube_proxy,
+    }
+
+
+def _cleanup_nodes(folder: Path, names: tuple[str, ...]) -> None:
+    for name in names:
+        node.cleanup(cluster=name, folder=folder / name / "node")
+    netns.reset([netns.NodeNet(name, i) for i, name in enumerate(names)])

@@ -7,3 +7,9 @@ KUBERNETES_VERSION = "v1.36.3"
 
 ETCD_VERSION = "v3.5.35"
 """etcd 3.5.x >= 3.5.13, so RequestWatchProgress works for the watch cache."""
+
+PAUSE_VERSION = "3.10.2"
+"""The TAG of Kubernetes' build/pause at KUBERNETES_VERSION (kubeadm's PauseVersion)."""
+
+PAUSE_IMAGE = f"registry.k8s.io/pause:{PAUSE_VERSION}"
+"""The sandbox image name containerd is told to use; built here, never pulled."""
