@@ -88,8 +88,11 @@ def _start_etcd(*, etcd_bin: Path, folder: Path) -> tuple[process.Running, str]:
 def _apiserver_argv(
     *, kube_bin: Path, folder: Path, pki: ClusterPki, port: int, etcd: str, host: str
 ) -> list[str]:
+    # with nodes, reach kubelets (logs, exec) at their node IP: their names resolve nowhere
+    nodes = [] if host == "127.0.0.1" else ["--kubelet-preferred-address-types=InternalIP"]
     return [
         str(kube_bin / "kube-apiserver"),
+        *nodes,
         f"--etcd-servers={etcd}",
         f"--bind-address={host}",
         f"--advertise-address={host}",

@@ -68,6 +68,8 @@ class Image:
     name: str
     """The reference as containerd stores it and a Pod names it."""
     archive: Path
+    unpack: bool = True
+    """Whether a node unpacks it at import (no Pod runs the base image: its layers are only stored)."""
 
     @property
     def size(self) -> int:
@@ -179,7 +181,7 @@ def ensure_base() -> Image:
             _run(cmd, log_file=images_dir() / "base.build.log", timeout=1800)
             oci.write_archive(path, name=BASE_NAME, layers=[rootfs], config=config)
 
-    return Image(BASE_NAME, _cached("python-base", key, make))
+    return Image(BASE_NAME, _cached("python-base", key, make), unpack=False)
 
 
 def _context_files(repo: Path) -> list[Path]:

@@ -273,7 +273,7 @@ def _import(*, sock: Path, image: Image, log: Path) -> None:
         return
     with log.open("ab") as out:
         proc = subprocess.run(
-            ctr(sock, "images", "import", str(image.archive)),
+            ctr(sock, "images", "import", *([] if image.unpack else ["--no-unpack"]), str(image.archive)),
             check=False, stdout=out, stderr=subprocess.STDOUT, timeout=600,
         )  # fmt: skip
     if proc.returncode != 0:
