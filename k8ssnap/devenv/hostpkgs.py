@@ -48,9 +48,7 @@ def missing(packages: tuple[str, ...] = NODE_PACKAGES) -> list[str]:
         capture_output=True,
         text=True,
     )
-    installed = {
-        line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" installed")
-    }
+    installed = {line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" installed")}
     return [name for name in packages if name not in installed]
 
 

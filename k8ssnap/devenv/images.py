@@ -45,14 +45,14 @@ BUSYBOX = Path("/bin/busybox")
 MMDEBSTRAP_ARGS = (
     "--variant=minbase",
     "--include=python3,python3-pip",
-    "--aptopt=Apt::Install-Recommends \"false\"",
+    '--aptopt=Apt::Install-Recommends "false"',
     "--dpkgopt=path-exclude=/usr/share/man/*",
     "--dpkgopt=path-exclude=/usr/share/doc/*",
     "--dpkgopt=path-include=/usr/share/doc/*/copyright",
     "--dpkgopt=path-exclude=/usr/share/locale/*",
     "--dpkgopt=path-exclude=/usr/share/info/*",
-    "--customize-hook=rm -f \"$1\"/usr/lib/python3*/EXTERNALLY-MANAGED",
-    "--customize-hook=rm -rf \"$1\"/var/lib/apt/lists/* \"$1\"/var/cache/apt/* \"$1\"/var/log/*",
+    '--customize-hook=rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
+    '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*',
 )
 """A small bookworm with python3.11 and pip; a change here makes a new base image."""
 

@@ -91,9 +91,7 @@ def _config_json(config: ImageConfig, diff_ids: list[str]) -> bytes:
     return json.dumps(doc, sort_keys=True).encode()
 
 
-def write_archive(
-    path: Path, *, name: str, layers: list[Path], config: ImageConfig
-) -> None:
+def write_archive(path: Path, *, name: str, layers: list[Path], config: ImageConfig) -> None:
     """Write an OCI archive of one image named ``name`` (fully qualified) to ``path``.
 
     ``layers`` are uncompressed layer tars on disk, streamed in (a base

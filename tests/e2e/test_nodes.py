@@ -109,9 +109,9 @@ def _install(kubectl: Kubectl, info: env.EnvironmentInfo, overlay: Path) -> None
 
 
 def _controller_pod(kubectl: Kubectl) -> dict[str, Any]:
-    pods = json.loads(
-        kubectl("get", "pods", "-n", NS, "-l", "app.kubernetes.io/name=k8ssnap", "-o", "json")
-    )["items"]
+    pods = json.loads(kubectl("get", "pods", "-n", NS, "-l", "app.kubernetes.io/name=k8ssnap", "-o", "json"))[
+        "items"
+    ]
     live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     assert len(live) == 1, [p["metadata"]["name"] for p in pods]
     pod: dict[str, Any] = live[0]
