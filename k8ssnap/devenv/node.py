@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -150,6 +151,7 @@ def _kubelet_config(*, folder: Path, net: netns.NodeNet) -> dict[str, object]:
         "imageMinimumGCAge": "87600h",
         "evictionHard": {"memory.available": "1Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
         "containerLogMaxSize": "5Mi",
+        "podLogsDir": str(folder / "pod-logs"),  # the default /var/log/pods would be shared by both nodes
         "logging": {"format": "text"},
     }
 
@@ -355,6 +357,7 @@ def cleanup(*, cluster: str, folder: Path) -> None:
         time.sleep(0.1)
     for point in reversed(_mounts_under((str(folder), str(_socket(folder).parent)))):
         subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    shutil.rmtree(_socket(folder).parent, ignore_errors=True)
     for hierarchy in CGROUP_FS.iterdir():
         for name in (f"k8ssnap-{cluster}", f"k8ssnap-{cluster}-runtime"):
             root = hierarchy / name

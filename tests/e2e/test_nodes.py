@@ -51,7 +51,15 @@ LEASE = "k8ssnap-controller"
 
 @pytest.fixture(scope="module")
 def nodes_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[env.EnvironmentInfo]:
-    """Clusters a and b with a node each, and S3, all reachable from Pods."""
+    """Clusters a and b with a node each, and S3, all reachable from Pods.
+
+    ``K8SSNAP_NODES_DIR`` names the folder of an environment started with
+    ``python -m k8ssnap.devenv up --nodes`` to reuse (it is left running).
+    """
+    reuse = os.environ.get("K8SSNAP_NODES_DIR")
+    if reuse:
+        yield env.load(Path(reuse))
+        return
     environment = env.Environment(tmp_path_factory.mktemp("nodes"), nodes=True)
     info = environment.up()
     try:
@@ -215,9 +223,13 @@ def _token_kubeconfig(info: env.EnvironmentInfo, cluster: str) -> str:
     })  # fmt: skip
 
 
-def _in_pod(kubectl: Kubectl, *, image: str, url: str) -> str:
-    """What ``wget -O- url`` prints in a fresh Pod (run to completion) of the cluster."""
+def _http_get_in_pod(kubectl: Kubectl, *, image: str, host: str, port: int = 80) -> str:
+    """The HTTP response to ``GET /`` from ``host:port``, sent by a fresh Pod of the cluster.
+
+    busybox's ``nc`` (Debian's static busybox ``wget`` crashes), run to completion.
+    """
     name = f"client-{secrets.token_hex(3)}"
+    request = f"busybox printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 5 {host} {port}"
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -225,8 +237,8 @@ def _in_pod(kubectl: Kubectl, *, image: str, url: str) -> str:
         "spec": {
             "restartPolicy": "Never",
             "containers": [{
-                "name": "wget", "image": image, "imagePullPolicy": "Never",
-                "command": ["/bin/busybox", "wget", "-q", "-T", "5", "-O", "-", url],
+                "name": "client", "image": image, "imagePullPolicy": "Never",
+                "command": ["/bin/sh", "-c", request],
             }],
         },
     }  # fmt: skip
@@ -235,7 +247,7 @@ def _in_pod(kubectl: Kubectl, *, image: str, url: str) -> str:
             "--timeout=120s", check=False)  # fmt: skip
     logs = kubectl("logs", name, "-n", "default", check=False)
     phase = kubectl("get", f"pod/{name}", "-n", "default", "-o", "jsonpath={.status.phase}")
-    assert phase == "Succeeded", f"{url} from a Pod: {phase}: {logs}"
+    assert phase == "Succeeded", f"GET http://{host}:{port}/ from a Pod: {phase}: {logs}"
     return logs
 
 
@@ -279,7 +291,8 @@ def test_controller_pod_snapshots_a_and_restored_workloads_run_in_b(
     assert done["status"]["numFailed"] == 0, done["status"].get("failed")
     _ready(kubectl_b, app_ns)
     cluster_ip = kubectl_b("get", "service/web", "-n", app_ns, "-o", "jsonpath={.spec.clusterIP}")
-    assert _in_pod(kubectl_b, image=demo, url=f"http://{cluster_ip}/") == page
+    response = _http_get_in_pod(kubectl_b, image=demo, host=cluster_ip)
+    assert response.startswith("HTTP/1.1 200 OK") and response.endswith("\r\n\r\n" + page), response
 
 
 def test_a_killed_controller_pod_is_replaced_and_the_snapshot_completes(
