@@ -28,6 +28,7 @@ NODE_PACKAGES = (
     "buildah",  # builds the images (vfs storage driver, no daemon)
     "mmdebstrap",  # the Debian bookworm + python3 root filesystem
     "gcc",  # the static pause binary
+    "busybox-static",  # the demo application image (httpd, nc)
     "libc6-dev",
 )
 """Everything the nodes and the image builds use; all from Debian bookworm."""
