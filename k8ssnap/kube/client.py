@@ -30,7 +30,7 @@ from kubernetes_asyncio.client.configuration import Configuration
 from kubernetes_asyncio.config import incluster_config, kube_config
 from kubernetes_asyncio.config.config_exception import ConfigException
 
-from k8ssnap import errors
+from k8ssnap import errors, tempdirs
 from k8ssnap.kube import errormap, transport
 
 JsonObj = dict[str, Any]
@@ -63,7 +63,7 @@ class KubeClient:
             raise errors.ConfigError("the kubeconfig is not valid YAML") from None
         if not isinstance(data, dict):
             raise errors.ConfigError("the kubeconfig is not a YAML mapping")
-        tmpdir = Path(tempfile.mkdtemp(prefix="k8ssnap-kc-"))
+        tmpdir = Path(tempfile.mkdtemp(prefix=tempdirs.prefix("kc")))
         configuration = Configuration()
         try:
             await kube_config.load_kube_config_from_dict(
