@@ -76,14 +76,18 @@ class MultipartUpload:
         )
 
     async def write(self, chunk: bytes) -> None:
-        """Buffer ``chunk``; send full parts. Raises the error of any part that failed."""
-        self._raise_failed()
-        self._buffer += chunk
-        self.bytes_written += len(chunk)
-        while len(self._buffer) >= self._part_size:
-            data = bytes(self._buffer[: self._part_size])
-            del self._buffer[: self._part_size]
-            await self._send(data)
+        """Buffer ``chunk``; send full parts. If a part has failed, abort the upload and raise its error."""
+        try:
+            self._raise_failed()
+            self._buffer += chunk
+            self.bytes_written += len(chunk)
+            while len(self._buffer) >= self._part_size:
+                data = bytes(self._buffer[: self._part_size])
+                del self._buffer[: self._part_size]
+                await self._send(data)
+        except BaseException:
+            await self.abort()
+            raise
 
     async def _start(self) -> str:
         if self._upload_id is None:
