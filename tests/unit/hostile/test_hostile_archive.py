@@ -121,7 +121,7 @@ async def test_fault_3_a_download_past_the_recorded_size_is_abandoned(tmp_path: 
 
 
 async def test_fault_3_the_spool_stops_at_its_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Highly compressible objects: the spool stops at its cap (here 8x the archive), not at their inflation."""
+    """Highly compressible objects: the spool stops at its cap (here 8x the archive)."""
     monkeypatch.setattr(limits, "SPOOL_FLOOR", 0)
     monkeypatch.setattr(limits, "SPOOL_INFLATION", 8)
     filler = "x" * 4000
