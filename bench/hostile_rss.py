@@ -38,8 +38,7 @@ def _gzip_stream(parts: list[bytes], *, zeros: int = 0) -> bytes:
     deflate = zlib.compressobj(6, zlib.DEFLATED, 31)
     out = [deflate.compress(part) for part in parts]
     block = bytes(1 << 20)
-    for _ in range(zeros >> 20):
-        out.append(deflate.compress(block))
+    out.extend(deflate.compress(block) for _ in range(zeros >> 20))
     out.append(deflate.flush())
     return b"".join(out)
 
