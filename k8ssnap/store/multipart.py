@@ -103,12 +103,14 @@ class MultipartUpload:
     async def _send(self, data: bytes) -> None:
         upload_id = await self._start()
         await self._slots.acquire()
+        if self._failure is not None:  # a part failed while we waited: start no more
+            self._slots.release()
+            raise self._failure
         number = self._next_part
         self._next_part += 1
         task = asyncio.create_task(self._part(upload_id, number, data))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
-        self._raise_failed()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         """Forget a finished part, keeping the first failure for :meth:`_raise_failed`."""
@@ -133,6 +135,9 @@ class MultipartUpload:
                 ),
             )
             self._parts[number] = str(resp["ETag"])
+        except Exception as exc:
+            self._failure = self._failure or exc  # before the slot is free, so no part starts after it
+            raise
         finally:
             self._slots.release()
 

@@ -190,7 +190,8 @@ class S3Store:
             try:
                 async for chunk in self._download_from(key, offset):
                     offset += len(chunk)
-                    stalled_since = None
+                    if stalled_since is not None:  # progress: a fresh budget and schedule
+                        stalled_since, delays = None, budget.delays()
                     yield chunk
             except errors.StoreRetriable as exc:
                 now = time.monotonic()
