@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
 import json
 import secrets
 from pathlib import Path
@@ -105,7 +106,8 @@ async def test_snapshot_of_the_realistic_mix_completes_with_everything(
     # kubeconfigs and the controller's credentials never enter the archive or its metadata
     raw = await controller_store.get(layout.archive_key(name))
     head = await controller_store.head(layout.archive_key(name))
-    assert b"client-key-data" not in raw and devenv.s3.secret_key.encode() not in raw
+    tar = gzip.decompress(raw)  # the archive is compressed: look inside it
+    assert b"client-key-data" not in tar and devenv.s3.secret_key.encode() not in tar
     assert set(head.metadata) == {layout.FORMAT_KEY, layout.SNAPSHOT_KEY}
     assert status["storedFileSize"] == len(raw)
 
