@@ -330,6 +330,9 @@ def _auth_headers(user: Mapping[str, Any], *, where: str) -> Mapping[str, str]:
     token = _text(user, "token", where=where).strip()
     username = _text(user, "username", where=where)
     password = _text(user, "password", where=where)
+    for key, value in (("token", token), ("username", username), ("password", password)):
+        if any(ord(c) < 0x20 or c == "\x7f" for c in value):  # would split or break the header
+            raise ConfigError(f"the kubeconfig's {where}.{key} contains control characters")
     if token and (username or password):
         raise ConfigError(f"the kubeconfig's {where} sets both a token and basic auth; keep one")
     if token:

@@ -263,3 +263,12 @@ def test_fault_1_the_crd_caps_spec_kubeconfig_as_the_parser_does() -> None:
     for kind in ("Snapshot", "Restore"):
         spec = crds[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
         assert spec["properties"]["kubeconfig"]["maxLength"] == kubeconfig.MAX_CHARACTERS == 65536
+
+
+@pytest.mark.parametrize("user", [{"token": "a\r\nX-Evil: 1"}, {"username": "u\n", "password": "p\rq"}])
+async def test_fault_1_credentials_cannot_inject_headers(
+    apiserver: ApiServer, user: dict[str, object]
+) -> None:
+    reason = await _refused(apiserver.kubeconfig(user=user))
+    assert "control characters" in reason and "Evil" not in reason
+    assert apiserver.seen == []
