@@ -106,10 +106,8 @@ class Housekeeper:
         """One housekeeping pass over every ObjectstoreConfig; errors are logged, not raised."""
         for config in self._configs():
             try:
-                async with objectstores.open_store(self.ctx, config, subject=self._subject(config)) as (
-                    store,
-                    prefix,
-                ):
+                opening = objectstores.open_store(self.ctx, config, subject=self._subject(config))
+                async with opening as (store, prefix):
                     await self._sweep(config, store, prefix)
             except errors.K8sSnapError as exc:
                 log.warning("housekeeping of ObjectstoreConfig %s failed: %s", config, exc.reason)
@@ -183,10 +181,8 @@ class Housekeeper:
         made = 0
         for config in self._configs():
             try:
-                async with objectstores.open_store(self.ctx, config, subject=self._subject(config)) as (
-                    store,
-                    prefix,
-                ):
+                opening = objectstores.open_store(self.ctx, config, subject=self._subject(config))
+                async with opening as (store, prefix):
                     listing = await _listing(store, prefix)
                     cached = self.ctx.informers[constants.SNAPSHOT.plural].list()
                     known = {str(o["metadata"]["name"]): o for o in cached}

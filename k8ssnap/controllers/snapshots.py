@@ -250,10 +250,8 @@ class SnapshotReconciler:
             return
         try:
             subject = insecure.Subject(KIND, raw)
-            async with objectstores.open_store(self.ctx, snap.spec.objectstore_config, subject=subject) as (
-                store,
-                prefix,
-            ):
+            opening = objectstores.open_store(self.ctx, snap.spec.objectstore_config, subject=subject)
+            async with opening as (store, prefix):
                 await store.delete(layout.archive_key(snap.name, prefix=prefix))
                 await store.delete(layout.record_key(snap.name, prefix=prefix))
             message = "archive deleted"
