@@ -1,4 +1,15 @@
-"""Hostile or risky custom resources and install manifests (issue 11, faults 0, 5, 14 and 15)."""
+"""Hostile or risky custom resources and install manifests (issue 11).
+
+* Fault 6: ``ttl: 9999999h`` passed the CRD and the parser, then raised
+  ValueError after the engine had finished, so the snapshot was taken again on
+  every retry. Dates whose offset carries them out of years 1-9999 in UTC
+  raised OverflowError, which no reconciler expects.
+* Faults 0 and 1 at the resource level: a kubeconfig from a Secret, used twice;
+  an exec kubeconfig in a Secret.
+* Fault 14: every insecure TLS use is logged and posted as an Event.
+* Fault 15: k8ssnap's own work orders are left out of snapshots.
+* Fault 5: the default install writes only k8ssnap's own resources.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +23,69 @@ import yaml
 from k8ssnap import errors
 from k8ssnap.api import constants
 from k8ssnap.api.meta import KubeconfigRef, SecretKeyRef
+from k8ssnap.api.resources import parse_restore, parse_snapshot
 from k8ssnap.controllers import clusters, insecure, objectstores
 from k8ssnap.controllers.context import Settings
+from k8ssnap.domain import expiry
 from k8ssnap.domain.paths import ApiResource
 from k8ssnap.domain.selection import DiscoveredGroup, DiscoveredVersion, select_resources
+from k8ssnap.errors import ConfigError
 from k8ssnap.store.s3 import S3Settings, S3Store
-from tests.unit.controllers.fakes import FakeStore, objectstore_config, secret, snapshot, world
+from tests.unit.controllers.fakes import FakeStore, objectstore_config, restore, secret, snapshot, world
 from tests.unit.hostile.tlsserver import ApiServer, kubeconfig_text
+
+CRD = Path(__file__).resolve().parents[3] / "artifacts" / "crd.yaml"
+PARSERS = {"snapshot": (snapshot, parse_snapshot), "restore": (restore, parse_restore)}
+
+
+def _raw(kind: str, **spec: Any) -> Any:
+    make, _ = PARSERS[kind]
+    base = {"clusterName": "c1"} if kind == "snapshot" else {"snapshotName": "snap"}
+    return make(spec={**base, **spec})
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("ttl", ["9999999h", "2562048h", "9223372036854775808ns", "99999999999999999999s"])
+def test_fault_6_a_ttl_beyond_go_range_is_refused_by_the_parser(kind: str, ttl: str) -> None:
+    _, parse = PARSERS[kind]
+    with pytest.raises(ConfigError, match=r"spec\.ttl .* is out of range"):
+        parse(_raw(kind, ttl=ttl))
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("ttl", ["2562047h", "720h", "0", "1.5h"])
+def test_fault_6_a_ttl_within_go_range_is_accepted(kind: str, ttl: str) -> None:
+    _, parse = PARSERS[kind]
+    assert parse(_raw(kind, ttl=ttl)).spec.ttl == ttl
+
+
+@pytest.mark.parametrize("kind", PARSERS)
+@pytest.mark.parametrize("until", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_fault_6_a_date_outside_the_calendar_in_utc_is_refused(kind: str, until: str) -> None:
+    _, parse = PARSERS[kind]
+    with pytest.raises(ConfigError, match=r"spec\.availableUntil"):
+        parse(_raw(kind, availableUntil=until))
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_fault_6_the_domain_time_parser_refuses_it_with_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid time"):
+        expiry.parse_time(text)
+
+
+def test_fault_6_the_crd_refuses_a_ttl_out_of_go_range() -> None:
+    """A CEL rule evaluates the ttl as a Go duration, which fails (and rejects) out of range."""
+    docs = {d["spec"]["names"]["kind"]: d for d in yaml.safe_load_all(CRD.read_text()) if d}
+    for kind in (constants.SNAPSHOT.kind, constants.RESTORE.kind):
+        schema = docs[kind]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        ttl = schema["properties"]["spec"]["properties"]["ttl"]
+        assert ttl["maxLength"] == 64
+        assert [rule["rule"] for rule in ttl["x-kubernetes-validations"]] == [
+            "duration(self) >= duration('0s')"
+        ]
+
+
+# --- faults 0, 1, 5, 14, 15 ------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[3]
 INSECURE = ("Warning", insecure.REASON)
