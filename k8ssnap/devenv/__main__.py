@@ -21,6 +21,9 @@ def _describe(info: env.EnvironmentInfo) -> str:
         lines.append(f"cluster {name}: {cluster.server}")
         lines.append(f"  export KUBECONFIG={cluster.kubeconfig}")
         lines.append(f"  {info.kubectl} --kubeconfig {cluster.kubeconfig} get namespaces")
+    if info.nodes:
+        lines += ["", "a node per cluster (kubelet, containerd, kube-proxy) and a kube-scheduler; images:"]
+        lines += [f"  {name}" for name in info.images.values()]
     lines += [
         "",
         f"S3 endpoint: {info.s3.endpoint}  bucket: {info.s3.bucket}  region: {info.s3.region}",

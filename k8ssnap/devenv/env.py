@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -123,6 +124,8 @@ class Environment:
         built: dict[str, images.Image] = {}
         nets = [netns.NodeNet(name, i) for i, name in enumerate(self.cluster_names)]
         if self.nodes:
+            if os.geteuid() != 0:
+                raise process.StartError("nodes need root: network namespaces, cgroups and mounts")
             hostpkgs.ensure()
             bins["node"] = build.ensure_node()
             built = images.ensure_all()
