@@ -28,16 +28,15 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from k8ssnap.domain import cadence as cadences
 
-#: The label every scheduled Snapshot carries; its value is the schedule's name.
-SCHEDULE_LABEL = "clustersnapshot.rywt.io/schedule"
-#: A label value is at most 63 characters, so a schedule's name is too.
+#: A scheduled Snapshot's schedule label holds the schedule's name, and a label
+#: value is at most 63 characters, so a schedule's name is too.
 MAX_SCHEDULE_NAME = 63
 _STAMP = "%Y%m%d%H%M%S"
 _STAMP_LEN = 14
@@ -101,9 +100,9 @@ def scheduled_at(schedule: str, name: str) -> datetime | None:
         return None
 
 
-def made_by(schedule: str, *, name: str, labels: Mapping[str, str]) -> bool:
-    """Whether a Snapshot was made by ``schedule``: its label and its name both say so."""
-    return labels.get(SCHEDULE_LABEL) == schedule and scheduled_at(schedule, name) is not None
+def made_by(schedule: str, *, name: str, label: str | None) -> bool:
+    """Whether a Snapshot was made by ``schedule``: its schedule ``label`` and its name both say so."""
+    return label == schedule and scheduled_at(schedule, name) is not None
 
 
 def schedule_name_problem(name: str) -> str | None:
@@ -111,7 +110,7 @@ def schedule_name_problem(name: str) -> str | None:
     if len(name) > MAX_SCHEDULE_NAME:
         return (
             f"a SnapshotSchedule's name is at most {MAX_SCHEDULE_NAME} characters"
-            f" (it is the {SCHEDULE_LABEL} label of its snapshots), not {len(name)}"
+            f" (it is the schedule label of its snapshots), not {len(name)}"
         )
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name):
         return f"a SnapshotSchedule's name must be a valid label value, not {name!r}"

@@ -169,19 +169,19 @@ def test_snapshot_name_is_the_utc_time(moment: datetime, name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "labels", "made"),
+    ("name", "label", "made"),
     [
-        ("nightly-20260501120000", {schedule.SCHEDULE_LABEL: "nightly"}, True),
-        ("nightly-20260501120000", {}, False),  # a copy without the label
-        ("nightly-20260501120000", {schedule.SCHEDULE_LABEL: "other"}, False),
-        ("by-hand", {schedule.SCHEDULE_LABEL: "nightly"}, False),  # someone labelled their own
-        ("nightly-2026050112000x", {schedule.SCHEDULE_LABEL: "nightly"}, False),
-        ("nightly-20261399000000", {schedule.SCHEDULE_LABEL: "nightly"}, False),
-        ("nightly-extra-20260501120000", {schedule.SCHEDULE_LABEL: "nightly"}, False),
+        ("nightly-20260501120000", "nightly", True),
+        ("nightly-20260501120000", None, False),  # a copy without the label
+        ("nightly-20260501120000", "other", False),
+        ("by-hand", "nightly", False),  # someone labelled their own
+        ("nightly-2026050112000x", "nightly", False),
+        ("nightly-20261399000000", "nightly", False),
+        ("nightly-extra-20260501120000", "nightly", False),
     ],
 )
-def test_made_by(name: str, labels: dict[str, str], made: bool) -> None:
-    assert schedule.made_by("nightly", name=name, labels=labels) is made
+def test_made_by(name: str, label: str | None, made: bool) -> None:
+    assert schedule.made_by("nightly", name=name, label=label) is made
 
 
 @pytest.mark.parametrize(
