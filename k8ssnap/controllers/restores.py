@@ -11,6 +11,12 @@ InProgress, expiring) is preconditioned on the cached resourceVersion, so
 a cache that lags behind our own last write cannot restart a finished
 restore (see :mod:`k8ssnap.controllers.snapshots`).
 
+A Restore may ask for ``spec.latest`` instead of a name: the newest
+Completed snapshot of a schedule or a cluster, no older than ``maxAge``
+(:func:`k8ssnap.domain.schedule.choose_latest`). It is chosen when the
+restore is claimed and recorded in ``status.snapshotName``; when none fits,
+the Restore fails with the reason.
+
 A Restore found InProgress (at the server's current version) was
 interrupted by a controller restart; it runs again. That is safe because a restore creates
 and never updates (unless overwriteExisting): what the first run created
@@ -33,7 +39,8 @@ from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restor
 from k8ssnap.archive.index import StoredRecord
 from k8ssnap.controllers import clusters, objectstores
 from k8ssnap.controllers.context import Context
-from k8ssnap.domain import expiry
+from k8ssnap.controllers.schedules import snapshot_facts
+from k8ssnap.domain import expiry, schedule
 from k8ssnap.domain.preference import Preference
 from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.restore.job import RestoreJob, RestoreResult
@@ -120,18 +127,19 @@ class RestoreReconciler:
         await self.ctx.write_status(
             KIND,
             raw,
-            status.restore_in_progress(num_snapshot_contents=contents),
+            status.restore_in_progress(num_snapshot_contents=contents, snapshot_name=snapshot.name),
             event=("InProgress", f"restoring snapshot {snapshot.name} ({contents} objects)"),
             if_unchanged=True,
         )
         try:
-            result = await self._run(restore, snapshot.spec.objectstore_config, self._preference(restore))
+            result = await self._run(restore, snapshot, self._preference(restore))
         except errors.K8sSnapError as exc:
-            await self._fail(raw, restore, exc.reason, started)
+            await self._fail(raw, restore, exc.reason, started, snapshot_name=snapshot.name)
             return
         except Exception as exc:
             log.exception("restore %s failed unexpectedly", restore.name)
-            await self._fail(raw, restore, f"internal error: {type(exc).__name__}: {exc}", started)
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            await self._fail(raw, restore, reason, started, snapshot_name=snapshot.name)
             return
         until = expiry.restore_expiry(
             taken_at=result.timestamp, ttl=restore.spec.ttl, available_until=restore.spec.available_until
@@ -150,6 +158,7 @@ class RestoreReconciler:
             resource_version=result.resource_version,
             timestamp=result.timestamp,
             preserve_until=until,
+            snapshot_name=snapshot.name,
         )
         elapsed = time.monotonic() - started
         self._record(restore.name, result, elapsed)
@@ -161,7 +170,9 @@ class RestoreReconciler:
         await self.ctx.write_status(KIND, raw, _capped(body), event=("Completed", message))
 
     def _snapshot(self, restore: Restore) -> Snapshot:
-        name = restore.spec.snapshot_name
+        """The Snapshot to restore: as named, or as ``spec.latest`` chose it (once: a restore
+        resumed after a restart keeps the choice recorded in its status)."""
+        name = restore.status.snapshot_name or restore.spec.snapshot_name or self._latest(restore)
         raw = self.ctx.cached(constants.SNAPSHOT, name)
         if raw is None:
             raise errors.ConfigError(f"Snapshot {name!r} not found")
@@ -169,6 +180,24 @@ class RestoreReconciler:
         if snapshot.status.phase != constants.PHASE_COMPLETED:
             raise errors.ConfigError(NOT_COMPLETED)
         return snapshot
+
+    def _latest(self, restore: Restore) -> str:
+        """The name of the newest Completed snapshot ``spec.latest`` selects; ConfigError
+        saying why when none fits."""
+        latest = restore.spec.latest
+        assert latest is not None, "parse_restore gives a name or a selector"
+        facts = [snapshot_facts(raw) for raw in self.ctx.informers[constants.SNAPSHOT.plural].list()]
+        try:
+            chosen = schedule.choose_latest(
+                [f for f in facts if f is not None],
+                schedule=latest.schedule,
+                cluster_name=latest.cluster_name,
+                now=dt.datetime.now(dt.UTC),
+                max_age=None if latest.max_age is None else expiry.parse_duration(latest.max_age),
+            )
+        except (schedule.NoSnapshot, ValueError) as exc:
+            raise errors.ConfigError(str(exc)) from None
+        return chosen.name
 
     def _preference(self, restore: Restore) -> Preference:
         name = restore.spec.restore_preference_name
@@ -182,9 +211,9 @@ class RestoreReconciler:
         except ValueError as exc:
             raise errors.ConfigError(f"RestorePreference {name!r} is invalid: {exc}") from None
 
-    async def _run(self, restore: Restore, store_name: str | None, preference: Preference) -> RestoreResult:
-        name = restore.spec.snapshot_name
-        async with objectstores.open_store(self.ctx, store_name) as (store, prefix):
+    async def _run(self, restore: Restore, snapshot: Snapshot, preference: Preference) -> RestoreResult:
+        name = snapshot.name
+        async with objectstores.open_store(self.ctx, snapshot.spec.objectstore_config) as (store, prefix):
             try:
                 record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
                 sha256, size = record.sha256, record.size
@@ -222,6 +251,7 @@ class RestoreReconciler:
         started: float,
         *,
         if_unchanged: bool = False,
+        snapshot_name: str = "",
     ) -> None:
         created = restore.creation_timestamp or dt.datetime.now(dt.UTC)
         until = expiry.restore_expiry(
@@ -232,7 +262,7 @@ class RestoreReconciler:
         await self.ctx.write_status(
             KIND,
             raw,
-            status.restore_failed(reason, preserve_until=until),
+            status.restore_failed(reason, preserve_until=until, snapshot_name=snapshot_name),
             event=("Failed", reason),
             if_unchanged=if_unchanged,
         )
