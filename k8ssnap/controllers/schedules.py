@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -68,8 +69,17 @@ class ScheduleReconciler:
         )
         self._last_success = m.gauge(
             "k8ssnap_schedule_last_success_timestamp_seconds",
-            "When the newest Completed snapshot of each SnapshotSchedule was taken (Unix time).",
+            "When the newest Completed snapshot of each SnapshotSchedule was taken (Unix time);"
+            " its creation while it has none, so that one never succeeding still alerts.",
             ["schedule"],
+        )
+        self._period = m.gauge(
+            "k8ssnap_schedule_period_seconds",
+            "Seconds between the next two runs of each SnapshotSchedule.",
+            ["schedule"],
+        )
+        self._suspended = m.gauge(
+            "k8ssnap_schedule_suspended", "1 while a SnapshotSchedule is suspended, else 0.", ["schedule"]
         )
         #: schedule -> its Snapshots already in a final phase, so each outcome is counted once.
         self._finished: dict[str, set[str]] = {}
@@ -107,11 +117,21 @@ class ScheduleReconciler:
             suspended=sched.spec.suspend,
             active=bool(rules.active(snapshots, schedule=sched.name)),
         )
+        self._gauge(sched, when=when, zone=zone, step=step)
         last_snapshot = await self._act(raw, sched, step)
         await self._write(raw, sched, step, snapshots=snapshots, last_snapshot=last_snapshot, now=now)
         if step.next is None:
             return None
         return Requeue(after=max((step.next - now).total_seconds(), 0.5))
+
+    def _gauge(
+        self, sched: SnapshotSchedule, *, when: cadence.Cadence, zone: zoneinfo.ZoneInfo, step: rules.Plan
+    ) -> None:
+        """The gauges the sample alert (artifacts/monitoring/) reads besides the last success."""
+        self._suspended.labels(schedule=sched.name).set(1 if step.next is None else 0)
+        if step.next is not None:
+            after = cadence.next_time(when, after=step.next, anchor=step.next, zone=zone)
+            self._period.labels(schedule=sched.name).set((after - step.next).total_seconds())
 
     # -- the run --------------------------------------------------------------
 
@@ -212,8 +232,9 @@ class ScheduleReconciler:
             (t for t in (previous.last_successful_time, newest.taken if newest else None) if t),
             default=None,
         )
-        if success is not None:
-            self._last_success.labels(schedule=sched.name).set(success.timestamp())
+        since = success or sched.creation_timestamp
+        if since is not None:
+            self._last_success.labels(schedule=sched.name).set(since.timestamp())
         active = rules.active(snapshots, schedule=sched.name)
         if step.action == "run" and all(s.name != last_snapshot for s in snapshots):
             active = (*active, last_snapshot)  # just created; not cached yet
