@@ -192,6 +192,7 @@ class SnapshotReconciler:
             ttl=snap.spec.ttl,
             available_until=snap.spec.available_until,
             objectstore_config=snap.spec.objectstore_config or "",
+            schedule=snap.labels.get(constants.SCHEDULE_LABEL, ""),
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
         async with objectstores.open_store(ctx, snap.spec.objectstore_config) as (store, prefix):
