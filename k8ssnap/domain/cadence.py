@@ -45,10 +45,9 @@ MACROS = {
 }
 EVERY = "@every"
 DEFAULT_TIME_ZONE = "UTC"
-#: How far back :func:`latest_time` looks for a missed cron time, widening step by step
-#: (a minutely cron finds one within an hour, a yearly one within 366 days).
-_LOOKBACK = (timedelta(hours=1), timedelta(days=2), timedelta(days=32), timedelta(days=367))
-_MAX_CRON_STEPS = 10_000
+#: :func:`latest_time` counts missed cron times up to this many.
+MAX_COUNTED = 1000
+_SECOND = timedelta(seconds=1)
 _FIELD = re.compile(r"^[0-9A-Za-z*/,?LW#-]+$")
 
 
@@ -109,10 +108,13 @@ def next_time(cadence: Cadence, *, after: datetime, anchor: datetime, zone: zone
 def latest_time(
     cadence: Cadence, *, after: datetime, until: datetime, anchor: datetime, zone: zoneinfo.ZoneInfo
 ) -> tuple[datetime | None, int]:
-    """The most recent scheduled time in ``(after, until]`` and how many there were in all.
+    """The most recent scheduled time in ``(after, until]`` and how many there were.
 
-    The count is exact for ``@every``; for cron it counts within the window searched
-    (enough to say "more than one was missed"). ``(None, 0)`` when nothing was due.
+    The count is exact for ``@every`` and capped at :data:`MAX_COUNTED` for cron (it only
+    says how many missed runs were dropped). ``(None, 0)`` when nothing was due. For
+    cron, the most recent time is found by bisecting on "is there a time in ``(s, until]``"
+    (one cronsim step per probe), so a long outage costs ~30 probes, however frequent the
+    expression, rather than one step per missed time.
     """
     _aware(after, until, anchor)
     if until <= after:
@@ -125,22 +127,29 @@ def latest_time(
         if last_k < first_k:
             return None, 0
         return base + last_k * period, last_k - first_k + 1
-    for window in (*_LOOKBACK, until - after):
-        start = max(after, until - window)
-        found = _cron_between(cadence, start=start, until=until, zone=zone)
-        if found or start == after:
-            return (found[-1], len(found)) if found else (None, 0)
-    return None, 0  # pragma: no cover - the last window always starts at ``after``
+    first = _next_cron(cadence, after=after, zone=zone)
+    if first > until:
+        return None, 0
+    low, high = first - _SECOND, until  # a time is in (low, until]; none is in (high, until]
+    while high - low > _SECOND:
+        middle = low + (high - low) // 2
+        if _next_cron(cadence, after=middle, zone=zone) <= until:
+            low = middle
+        else:
+            high = middle
+    return _next_cron(cadence, after=low, zone=zone), _count(cadence, first=first, until=until, zone=zone)
 
 
-def _cron_between(
-    cadence: Cadence, *, start: datetime, until: datetime, zone: zoneinfo.ZoneInfo
-) -> list[datetime]:
-    found: list[datetime] = []
-    for moment in _cron_times(cadence, start=start, zone=zone):
-        if moment > until or len(found) >= _MAX_CRON_STEPS:
+def _next_cron(cadence: Cadence, *, after: datetime, zone: zoneinfo.ZoneInfo) -> datetime:
+    return next(_cron_times(cadence, start=after, zone=zone))
+
+
+def _count(cadence: Cadence, *, first: datetime, until: datetime, zone: zoneinfo.ZoneInfo) -> int:
+    found = 1
+    for moment in _cron_times(cadence, start=first, zone=zone):
+        if moment > until or found >= MAX_COUNTED:
             break
-        found.append(moment)
+        found += 1
     return found
 
 

@@ -128,7 +128,7 @@ def test_next_every_time_keeps_the_period_from_the_anchor(anchor: str, after: st
         ("@every 10s", "00:00:30", "00:00:30", None, 0),
         ("*/15 * * * *", "00:00:00", "00:14:59", None, 0),
         ("*/15 * * * *", "00:00:00", "00:15:00", "00:15:00", 1),
-        ("*/15 * * * *", "00:00:00", "02:07:00", "02:00:00", 4),  # counted in the hour searched
+        ("*/15 * * * *", "00:00:00", "02:07:00", "02:00:00", 8),
         ("*/15 * * * *", "00:15:00", "00:15:00", None, 0),
     ],
 )
@@ -148,7 +148,25 @@ def test_latest_cron_time_after_a_long_outage_is_found_quickly() -> None:
     after, until = u("2020-01-01T00:00:00+00:00"), u("2026-01-01T00:00:30+00:00")
     latest, count = cadence.latest_time(minutely, after=after, until=until, anchor=after, zone=UTC_ZONE)
     assert latest == u("2026-01-01T00:00:00+00:00")
-    assert count >= 2
+    assert count == cadence.MAX_COUNTED
+
+
+@pytest.mark.parametrize(
+    ("expression", "until", "latest"),
+    [
+        # every minute of March only: found at the end of March, months later, without stepping
+        ("* * * 3 *", "2026-09-01T00:00:00+00:00", "2026-03-31T23:59:00+02:00"),
+        ("0 0 29 2 *", "2031-01-01T00:00:00+00:00", "2028-02-29T00:00:00+01:00"),
+        ("30 2 * * *", "2026-03-29T02:59:00+02:00", "2026-03-28T02:30:00+01:00"),
+        ("30 2 * * *", "2026-03-29T03:00:00+02:00", "2026-03-29T03:00:00+02:00"),
+    ],
+)
+def test_latest_cron_time_in_sparse_and_dst_cases(expression: str, until: str, latest: str) -> None:
+    after = u("2025-06-01T00:00:00+00:00")
+    found, _ = cadence.latest_time(
+        cadence.parse(expression), after=after, until=u(until), anchor=after, zone=BERLIN
+    )
+    assert found == u(latest)
 
 
 def test_latest_yearly_time_over_a_year_back() -> None:
