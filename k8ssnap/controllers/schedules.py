@@ -312,7 +312,8 @@ def snapshot_facts(raw: dict[str, Any]) -> rules.SnapshotFacts | None:
     name = meta.get("name")
     if not isinstance(name, str):
         return None
-    label = (meta.get("labels") or {}).get(constants.SCHEDULE_LABEL)
+    labels = meta.get("labels")
+    label = labels.get(constants.SCHEDULE_LABEL) if isinstance(labels, dict) else None
     try:
         taken = _time.parse_timestamp(status.get("snapshotTimestamp"), field="status.snapshotTimestamp")
         created = _time.parse_timestamp(meta.get("creationTimestamp"), field="metadata.creationTimestamp")
