@@ -7,11 +7,15 @@ passing); none is a bare sleep.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import itertools
 import json
+import os
 import secrets
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -23,7 +27,7 @@ from k8ssnap.domain import expiry
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.store import layout
 from k8ssnap.store.s3 import S3Store
-from tests.conftest import CONTROLLER_NS, OBJECTSTORE, Kubectl
+from tests.conftest import CONTROLLER_BUCKET, CONTROLLER_NS, OBJECTSTORE, Kubectl
 from tests.controllerproc import ControllerProcess
 from tests.crs import restore_manifest, wait_phase
 from tests.waiting import eventually
@@ -102,8 +106,23 @@ def cleanup(kubectl: Kubectl, schedule: str) -> None:
     )  # fmt: skip
 
 
+def _cli_list(devenv: env.EnvironmentInfo) -> str:
+    """``k8ssnap list`` of the controller's bucket, as a person runs it."""
+    environ = {**os.environ, "AWS_ACCESS_KEY_ID": devenv.s3.access_key,
+               "AWS_SECRET_ACCESS_KEY": devenv.s3.secret_key}  # fmt: skip
+    command = [sys.executable, "-m", "k8ssnap.app.cli", "list", "--endpoint", devenv.s3.endpoint,
+               "--bucket", CONTROLLER_BUCKET]  # fmt: skip
+    done = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 async def test_every_10s_keep_2_prunes_to_two_completed_and_their_archives(
-    controller: ControllerProcess, kubectl_a: Kubectl, kube_a: KubeClient, controller_store: S3Store
+    controller: ControllerProcess,
+    devenv: env.EnvironmentInfo,
+    kubectl_a: Kubectl,
+    kube_a: KubeClient,
+    controller_store: S3Store,
 ) -> None:
     name = _name("keep")
     kubectl_a("create", "-f", "-", input=schedule_manifest(name, every="@every 10s", keep=2))
@@ -142,6 +161,10 @@ async def test_every_10s_keep_2_prunes_to_two_completed_and_their_archives(
         metrics = controller.metrics()
         assert f'k8ssnap_schedule_runs_total{{schedule="{name}",result="completed"}}' in metrics
         assert f'k8ssnap_schedule_last_success_timestamp_seconds{{schedule="{name}"}}' in metrics
+        listed = await asyncio.to_thread(_cli_list, devenv)
+        rows = {line.split()[0]: line.split() for line in listed.splitlines()[1:]}
+        for snapshot in first_four[2:]:
+            assert rows[snapshot][1:3] == ["cluster-a", name], listed
         columns = kubectl_a("get", "snapshotschedule", name, "-n", CONTROLLER_NS)
         assert columns.split("\n")[0].split() == [
             "NAME",
