@@ -191,7 +191,7 @@ def run(folder: Path) -> int:
         schedule = f"cluster-a-every-5s-{suffix}"
         _say(f"kubectl create -f schedule.yaml  ({schedule}: @every 5s, keep 2; four runs, then suspended)")
         _schedule(a, schedule)
-        _say("kubectl get snapshotschedules,snapshots -n k8s-snap  (the oldest run was pruned)")
+        _say("kubectl get snapshotschedules,snapshots -n k8s-snap  (keep 2: the older runs were pruned)")
         print(a("get", "snapshotschedules,snapshots", "-n", NS))
     finally:
         controller.stop()
