@@ -32,6 +32,9 @@ SCHEDULE_LABEL: Final = f"{GROUP}/schedule"
 """Label of a Snapshot a SnapshotSchedule made; its value is the schedule's name."""
 SCHEDULED_AT: Final = f"{GROUP}/scheduled-at"
 """Annotation of a scheduled Snapshot: the scheduled time it was made for (RFC 3339)."""
+ATTEMPTS: Final = f"{GROUP}/attempts"
+"""Annotation of a Snapshot or Restore found InProgress: how many attempts at its work
+were started (see :mod:`k8ssnap.controllers.attempts`)."""
 
 
 @dataclass(frozen=True, slots=True)

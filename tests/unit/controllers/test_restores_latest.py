@@ -107,14 +107,13 @@ async def test_latest_fails_with_a_reason_when_none_fits(
 
 async def test_a_resumed_restore_keeps_the_snapshot_it_chose(w: World, store: FakeStore) -> None:
     older, newer = fill(w, made("", age_minutes=30), made("", age_minutes=5))
-    w.put(
-        RST,
-        restore(
-            phase="InProgress",
-            spec={"clusterName": "b", "latest": {"schedule": "nightly"}},
-            status={"snapshotName": older},
-        ),
+    resumed = restore(
+        phase="InProgress",
+        spec={"clusterName": "b", "latest": {"schedule": "nightly"}},
+        status={"snapshotName": older},
     )
+    w.put(RST, resumed)
+    w.kube.objects[RST.path(NS, "rst")] = resumed  # the attempt count is patched on the server
     engine = FakeRestoreEngine(result=restore_result())
     await reconciler(w, engine).reconcile(KEY)
     assert [job.snapshot_name for job in engine.jobs] == [older]
