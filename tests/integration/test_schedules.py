@@ -232,7 +232,11 @@ async def test_suspend_stops_runs_and_resume_restarts_them(
                        if s["metadata"]["name"] not in before)  # fmt: skip
 
         await eventually(a_run_after_resume, timeout=60, what="a run after resuming")
-        assert (await status_of(kube_a, name))["phase"] == "Active"
+
+        async def active_again() -> bool:  # the run is created before the status records it
+            return (await status_of(kube_a, name)).get("phase") == "Active"
+
+        await eventually(active_again, what="schedule Active again")
     finally:
         cleanup(kubectl_a, name)
 
