@@ -351,3 +351,30 @@ def test_admission_refuses_a_bad_schedule(controller_setup: str, kubectl_a: Kube
     long_name = json.loads(schedule_manifest("x" * 64, every="@hourly"))
     out = kubectl_a("create", "-f", "-", input=json.dumps(long_name), check=False)
     assert "at most 63 characters" in out, out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the kubeconfig fix (issue 11 item 0): an inline kubeconfig works once per process",
+)
+async def test_a_template_with_an_inline_kubeconfig_runs_every_time(
+    controller: ControllerProcess, devenv: env.EnvironmentInfo, kubectl_a: Kubectl, kube_a: KubeClient
+) -> None:
+    """The same inline kubeconfig serves every run (the fix of issue 11 item 0 this relies on)."""
+    name = _name("inline")
+    manifest = json.loads(schedule_manifest(name, every="@every 5s"))
+    manifest["spec"]["template"]["kubeconfig"] = devenv.clusters["b"].kubeconfig.read_text()
+    manifest["spec"]["template"]["clusterName"] = "cluster-b"
+    kubectl_a("create", "-f", "-", input=json.dumps(manifest))
+
+    async def two_completed() -> list[str] | None:
+        items = await runs_of(kube_a, name)
+        failed = [s for s in items if (s.get("status") or {}).get("phase") == "Failed"]
+        assert not failed, failed[0]["status"].get("reason")
+        done = await _completed_runs(kube_a, name)
+        return done if len(done) >= 2 else None
+
+    try:
+        await eventually(two_completed, timeout=90, what="two Completed runs with one inline kubeconfig")
+    finally:
+        cleanup(kubectl_a, name)
