@@ -21,14 +21,15 @@ import yaml
 from k8ssnap.api import constants
 from k8ssnap.controllers.schedules import ScheduleReconciler
 from k8ssnap.runtime.source import ObjectKey
+from tests import exposition as exposition_text
 from tests.unit.controllers.fakes import NS, World, snapshot, ts, world
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "artifacts" / "monitoring" / "prometheusrule.yaml"
 HOUR = 3600.0
 
-Labels = frozenset[tuple[str, str]]
-Vector = dict[Labels, float]
+Labels = exposition_text.Labels
+Vector = exposition_text.Vector
 
 
 def _rules() -> dict[str, dict[str, Any]]:
@@ -38,20 +39,8 @@ def _rules() -> dict[str, dict[str, Any]]:
 
 # --- the exposition text and a PromQL subset ------------------------------------------------
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse_exposition(text: str) -> dict[str, Vector]:
-    series: dict[str, Vector] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = _SAMPLE.match(line)
-        assert match, line
-        name, labels, value = match.groups()
-        series.setdefault(name, {})[frozenset(_LABEL.findall(labels or ""))] = float(value)
-    return series
+parse_exposition = exposition_text.parse
+_LABEL = exposition_text.LABEL
 
 
 _TOKEN = re.compile(r"\s*(\d+(?:\.\d+)?|[a-zA-Z_:][a-zA-Z0-9_:]*|\{[^}]*\}|==|[()*+\->,])")

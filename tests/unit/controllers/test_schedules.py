@@ -12,6 +12,7 @@ from k8ssnap.api import constants
 from k8ssnap.controllers.schedules import ScheduleReconciler
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
+from tests.exposition import sample
 from tests.unit.controllers.fakes import NS, World, snapshot, ts
 
 SCHED = constants.SNAPSHOT_SCHEDULE
@@ -19,6 +20,8 @@ SNAP = constants.SNAPSHOT
 KEY = ObjectKey(NS, "nightly")
 STATUS = SCHED.path(NS, "nightly", status=True)
 SNAPSHOTS = SNAP.path(NS)
+RUNS = "k8ssnap_schedule_runs_total"
+LAST_SUCCESS = "k8ssnap_schedule_last_success_timestamp_seconds"
 CREATED = dt.datetime(2026, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 TEMPLATE = {"clusterName": "c1", "objectstoreConfig": "store", "ttl": "2h"}
 
@@ -124,7 +127,7 @@ async def test_a_due_run_creates_its_snapshot_by_name_label_and_template(w: Worl
     assert status["nextScheduleTime"] == ts(at(20))
     assert_requeue(result, 9.7)
     assert w.kube.events()[0][:2] == ("Normal", "Scheduled")
-    assert 'k8ssnap_schedule_runs_total{schedule="nightly",result="started"} 1' in w.ctx.metrics.render()
+    assert sample(w.ctx.metrics.render(), RUNS, schedule="nightly", result="started") == 1
 
 
 async def test_already_exists_means_the_run_was_done(w: World) -> None:
@@ -141,7 +144,7 @@ async def test_already_exists_means_the_run_was_done(w: World) -> None:
     assert len([p for p in w.kube.objects if p.startswith(SNAPSHOTS)]) == 1
     assert len(w.kube.events()) == events  # no second "Scheduled"
     assert status_patches(w)[-1]["status"]["lastScheduleTime"] == ts(at(10))
-    assert 'k8ssnap_schedule_runs_total{schedule="nightly",result="started"} 1\n' in w.ctx.metrics.render()
+    assert sample(w.ctx.metrics.render(), RUNS, schedule="nightly", result="started") == 1
 
 
 async def test_forbid_skips_while_the_previous_run_is_unfinished(w: World) -> None:
@@ -292,11 +295,8 @@ async def test_outcomes_are_counted_once_and_last_success_is_exposed(w: World) -
     await rec.reconcile(KEY)
 
     text = w.ctx.metrics.render()
-    assert 'k8ssnap_schedule_runs_total{schedule="nightly",result="completed"} 1' in text
-    assert (
-        f'k8ssnap_schedule_last_success_timestamp_seconds{{schedule="nightly"}} {int(at(11).timestamp())}'
-        in text
-    )
+    assert sample(text, RUNS, schedule="nightly", result="completed") == 1
+    assert sample(text, LAST_SUCCESS, schedule="nightly") == at(11).timestamp()
     status = status_patches(w)[-1]["status"]
     assert (status["lastStatus"], status["lastSuccessfulTime"], status["active"]) == (
         "Completed", ts(at(11)), None,
