@@ -41,7 +41,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restore_preference, parse_snapshot
 from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers import attempts, clusters, objectstores, outcomes
+from k8ssnap.controllers import attempts, clusters, insecure, objectstores, outcomes
 from k8ssnap.controllers.context import Context
 from k8ssnap.controllers.schedules import snapshot_facts
 from k8ssnap.domain import expiry, schedule
@@ -143,7 +143,7 @@ class RestoreReconciler:
             return
         await self._claim(raw, snapshot, resumed=resumed)
         try:
-            result = await self._run(restore, snapshot, self._preference(restore))
+            result = await self._run(raw, restore, snapshot, self._preference(restore))
         except errors.K8sSnapError as exc:
             await self._fail(raw, restore, exc.reason, started, snapshot_name=snapshot.name)
             return
@@ -250,9 +250,13 @@ class RestoreReconciler:
         except ValueError as exc:
             raise errors.ConfigError(f"RestorePreference {name!r} is invalid: {exc}") from None
 
-    async def _run(self, restore: Restore, snapshot: Snapshot, preference: Preference) -> RestoreResult:
+    async def _run(
+        self, raw: dict[str, Any], restore: Restore, snapshot: Snapshot, preference: Preference
+    ) -> RestoreResult:
         name = snapshot.name
-        async with objectstores.open_store(self.ctx, snapshot.spec.objectstore_config) as (store, prefix):
+        subject = insecure.Subject(KIND, raw)
+        store_name = snapshot.spec.objectstore_config
+        async with objectstores.open_store(self.ctx, store_name, subject=subject) as (store, prefix):
             try:
                 record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
                 sha256, size = record.sha256, record.size
@@ -266,7 +270,7 @@ class RestoreReconciler:
                 preference=preference,
                 overwrite_existing=preference.overwrite_existing,
             )
-            async with clusters.connect(self.ctx, restore.spec.kubeconfig) as kube:
+            async with clusters.connect(self.ctx, restore.spec.kubeconfig, subject=subject) as kube:
                 return await self.engine.run(job, kube=kube, store=store)
 
     def _record(self, name: str, result: RestoreResult, elapsed: float) -> None:

@@ -355,14 +355,10 @@ def test_admission_refuses_a_bad_schedule(controller_setup: str, kubectl_a: Kube
     assert "at most 63 characters" in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the kubeconfig fix (issue 11 item 0): an inline kubeconfig works once per process",
-)
 async def test_a_template_with_an_inline_kubeconfig_runs_every_time(
     controller: ControllerProcess, devenv: env.EnvironmentInfo, kubectl_a: Kubectl, kube_a: KubeClient
 ) -> None:
-    """The same inline kubeconfig serves every run (the fix of issue 11 item 0 this relies on)."""
+    """The same inline kubeconfig serves every run (issue 11 item 0, which schedules rely on)."""
     name = _name("inline")
     manifest = json.loads(schedule_manifest(name, every="@every 5s"))
     manifest["spec"]["template"]["kubeconfig"] = devenv.clusters["b"].kubeconfig.read_text()
