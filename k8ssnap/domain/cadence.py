@@ -48,6 +48,8 @@ DEFAULT_TIME_ZONE = "UTC"
 #: :func:`latest_time` counts missed cron times up to this many.
 MAX_COUNTED = 1000
 _SECOND = timedelta(seconds=1)
+#: An IANA zone name as the CRD admits it: at most 64 characters of names joined by "/".
+_ZONE_NAME = re.compile(r"(?=.{1,64}$)[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*")
 _FIELD = re.compile(r"^[0-9A-Za-z*/,?LW#-]+$")
 
 
@@ -88,9 +90,13 @@ def parse(expression: str) -> Cadence:
 def time_zone(name: str | None) -> zoneinfo.ZoneInfo:
     """The IANA zone ``name`` (UTC when unset); ValueError if the system does not know it."""
     wanted = name or DEFAULT_TIME_ZONE
+    if not _ZONE_NAME.fullmatch(wanted):  # also keeps paths and odd lengths away from the file lookup
+        raise ValueError(
+            f"spec.timeZone {wanted[:80]!r} is not an IANA time zone such as 'Europe/Berlin' or 'UTC'"
+        )
     try:
         return zoneinfo.ZoneInfo(wanted)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f"spec.timeZone {wanted!r} is not an IANA time zone such as 'Europe/Berlin' or 'UTC'"
         ) from None

@@ -23,7 +23,6 @@ import pytest
 from k8ssnap import errors
 from k8ssnap.api import constants
 from k8ssnap.devenv import env
-from k8ssnap.domain import expiry
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.store import layout
 from k8ssnap.store.s3 import S3Store
@@ -37,6 +36,11 @@ pytestmark = pytest.mark.integration
 
 SNAPSHOTS = constants.SNAPSHOT.path(CONTROLLER_NS)
 SCHEDULES = constants.SNAPSHOT_SCHEDULE.path(CONTROLLER_NS)
+
+
+def parse_time(text: str) -> dt.datetime:
+    """An RFC 3339 time as the API server writes it (``2030-07-01T02:00:00Z``)."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _name(prefix: str) -> str:
@@ -62,7 +66,7 @@ async def runs_of(kube: KubeClient, schedule: str) -> list[dict[str, Any]]:
 
 
 def due(snapshot: dict[str, Any]) -> dt.datetime:
-    return expiry.parse_time(snapshot["metadata"]["annotations"][constants.SCHEDULED_AT])
+    return parse_time(snapshot["metadata"]["annotations"][constants.SCHEDULED_AT])
 
 
 def phases(items: list[dict[str, Any]]) -> list[str]:
@@ -142,13 +146,16 @@ async def test_every_10s_keep_2_prunes_to_two_completed_and_their_archives(
     try:
         await eventually(four_runs_and_two_left, timeout=150, what="4 runs with 2 Completed left")
         first_four = sorted(seen)[:4]
+        fourth = first_four[3]  # kept until two more runs completed: 20 s or more from now
+        listed = await asyncio.to_thread(_cli_list, devenv)
+        rows = {line.split()[0]: line.split() for line in listed.splitlines()[1:]}
+        assert rows[fourth][1:3] == ["cluster-a", name], listed
+        await controller_store.head(layout.archive_key(fourth))
         pruned = first_four[:2]
         for snapshot in pruned:
             await eventually(lambda s=snapshot: _gone(kube_a, f"{SNAPSHOTS}/{s}"), what=f"{snapshot} deleted")
             assert await _missing(controller_store, layout.archive_key(snapshot))
             assert await _missing(controller_store, layout.record_key(snapshot))
-        for snapshot in first_four[2:]:
-            await controller_store.head(layout.archive_key(snapshot))
         # names are the scheduled times, 10 s apart, labelled with the schedule
         times = [due(seen[n]) for n in first_four]
         assert all(
@@ -162,11 +169,7 @@ async def test_every_10s_keep_2_prunes_to_two_completed_and_their_archives(
         metrics = controller.metrics()
         assert (sample(metrics, "k8ssnap_schedule_runs_total", schedule=name, result="completed") or 0) >= 1
         success = sample(metrics, "k8ssnap_schedule_last_success_timestamp_seconds", schedule=name)
-        assert (success or 0) >= expiry.parse_time(status["lastSuccessfulTime"]).timestamp()
-        listed = await asyncio.to_thread(_cli_list, devenv)
-        rows = {line.split()[0]: line.split() for line in listed.splitlines()[1:]}
-        for snapshot in first_four[2:]:
-            assert rows[snapshot][1:3] == ["cluster-a", name], listed
+        assert (success or 0) >= parse_time(status["lastSuccessfulTime"]).timestamp()
         columns = kubectl_a("get", "snapshotschedule", name, "-n", CONTROLLER_NS)
         assert columns.split("\n")[0].split() == [
             "NAME",
@@ -253,7 +256,7 @@ async def test_controller_down_for_more_than_two_periods_catches_up_exactly_once
         await eventually(lambda: _completed_runs(kube_a, name), timeout=60, what="a Completed run")
         controller.stop()
         try:
-            last = expiry.parse_time((await status_of(kube_a, name))["lastScheduleTime"])
+            last = parse_time((await status_of(kube_a, name))["lastScheduleTime"])
             before = {s["metadata"]["name"] for s in await runs_of(kube_a, name)}
             await until_time(last + 3 * period + dt.timedelta(seconds=1))  # 3 due times missed
             assert {s["metadata"]["name"] for s in await runs_of(kube_a, name)} == before
@@ -263,7 +266,7 @@ async def test_controller_down_for_more_than_two_periods_catches_up_exactly_once
         async def moved_on() -> bool:  # a regular run was due after the catch-up
             status = await status_of(kube_a, name)
             times = sorted(due(s) for s in await runs_of(kube_a, name) if s["metadata"]["name"] not in before)
-            return bool(times) and expiry.parse_time(status["lastScheduleTime"]) > times[0]
+            return bool(times) and parse_time(status["lastScheduleTime"]) > times[0]
 
         await eventually(moved_on, timeout=60, what="a run after the catch-up")
         after = sorted(due(s) for s in await runs_of(kube_a, name) if s["metadata"]["name"] not in before)
@@ -313,7 +316,7 @@ async def test_restore_latest_of_a_schedule_into_b_and_max_age(
         assert f"/api/v1/namespaces/{namespace}/configmaps/latest" in done["status"]["created"]
         assert (await kube_b.get(f"/api/v1/namespaces/{namespace}/configmaps/latest"))["data"] == {"k": "v"}
 
-        taken = expiry.parse_time((await kube_a.get(f"{SNAPSHOTS}/{newest}"))["status"]["snapshotTimestamp"])
+        taken = parse_time((await kube_a.get(f"{SNAPSHOTS}/{newest}"))["status"]["snapshotTimestamp"])
         await until_time(taken + dt.timedelta(seconds=2))
         stale = _name("too-old")
         manifest["metadata"]["name"] = stale
