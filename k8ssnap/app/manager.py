@@ -21,7 +21,7 @@ from typing import Any
 from k8ssnap import errors
 from k8ssnap.api import constants
 from k8ssnap.app.flags import Flags
-from k8ssnap.controllers import housekeeping, objectstores
+from k8ssnap.controllers import clusters, housekeeping, objectstores
 from k8ssnap.controllers.context import Context, Settings
 from k8ssnap.controllers.events import EventRecorder
 from k8ssnap.controllers.restores import RestoreReconciler
@@ -123,6 +123,8 @@ class Manager:
         informers = {kind.plural: self._informer(kind) for kind in constants.KINDS}
         ctx = Context(
             kube=self.kube,
+            stores=objectstores.ConfigStores(),
+            clusters=clusters.KubeconfigConnector(),
             settings=self.settings,
             informers=informers,
             events=EventRecorder(self.kube, namespace=self.settings.namespace, host=socket.gethostname()),

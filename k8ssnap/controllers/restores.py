@@ -30,8 +30,6 @@ from typing import Any
 from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restore_preference, parse_snapshot
-from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers import clusters, objectstores
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.domain.preference import Preference
@@ -39,7 +37,6 @@ from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.store import layout
 
 log = logging.getLogger(__name__)
 
@@ -184,21 +181,17 @@ class RestoreReconciler:
 
     async def _run(self, restore: Restore, store_name: str | None, preference: Preference) -> RestoreResult:
         name = restore.spec.snapshot_name
-        async with objectstores.open_store(self.ctx, store_name) as (store, prefix):
-            try:
-                record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
-                sha256, size = record.sha256, record.size
-            except errors.ObjectMissing:
-                sha256, size = "", 0
+        async with self.ctx.stores(self.ctx, store_name) as store:
+            record = await store.record_if_any(name)
+            sha256, size = (record.sha256, record.size) if record is not None else ("", 0)
             job = RestoreJob(
                 snapshot_name=name,
-                archive_key=layout.archive_key(name, prefix=prefix),
                 expected_sha256=sha256,
                 expected_size=size,
                 preference=preference,
                 overwrite_existing=preference.overwrite_existing,
             )
-            async with clusters.connect(self.ctx, restore.spec.kubeconfig) as kube:
+            async with self.ctx.clusters(self.ctx, restore.spec.kubeconfig) as kube:
                 return await self.engine.run(job, kube=kube, store=store)
 
     def _record(self, name: str, result: RestoreResult, elapsed: float) -> None:

@@ -36,13 +36,11 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
-from k8ssnap.controllers import clusters, objectstores
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob, SnapshotOutcome
-from k8ssnap.store import layout
 
 log = logging.getLogger(__name__)
 
@@ -194,15 +192,11 @@ class SnapshotReconciler:
             objectstore_config=snap.spec.objectstore_config or "",
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
-        async with objectstores.open_store(ctx, snap.spec.objectstore_config) as (store, prefix):
-            await objectstores.ensure_bucket(ctx, store)
-            async with clusters.connect(ctx, snap.spec.kubeconfig) as kube:
+        async with ctx.stores(ctx, snap.spec.objectstore_config) as store:
+            await store.check(create=ctx.settings.create_bucket)
+            async with ctx.clusters(ctx, snap.spec.kubeconfig) as kube:
                 job = SnapshotJob(
-                    name=snap.name,
-                    cluster_name=snap.spec.cluster_name,
-                    spec=spec,
-                    key_prefix=prefix,
-                    backoff=backoff,
+                    name=snap.name, cluster_name=snap.spec.cluster_name, spec=spec, backoff=backoff
                 )
                 return await self.engine.run(job, kube=kube, store=store)
 
@@ -245,15 +239,10 @@ class SnapshotReconciler:
         if not snap.has_finalizer:
             return
         try:
-            async with objectstores.open_store(self.ctx, snap.spec.objectstore_config) as (store, prefix):
-                await store.delete(layout.archive_key(snap.name, prefix=prefix))
-                await store.delete(layout.record_key(snap.name, prefix=prefix))
+            async with self.ctx.stores(self.ctx, snap.spec.objectstore_config) as store:
+                await store.delete(snap.name)
             message = "archive deleted"
-        except errors.ConfigError as exc:
-            message = f"archive not deleted: {exc.reason}"
-        except errors.StorePermanent as exc:
-            if "does not exist" not in exc.reason:
-                raise
+        except (errors.ConfigError, errors.BucketMissing) as exc:
             message = f"archive not deleted: {exc.reason}"
         await self.ctx.events.record(raw, kind=KIND, reason="Deleted", message=message)
         await _remove_finalizer(self.ctx, raw)

@@ -28,7 +28,7 @@ from k8ssnap.domain.tiers import Tiered, classify
 from k8ssnap.errors import ArchiveError
 from k8ssnap.restore.job import RestoreJob
 from k8ssnap.restore.spool import Spool
-from k8ssnap.store.objectstore import ObjectStore
+from k8ssnap.store.snapshots import SnapshotStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +41,12 @@ class Intake:
     summary: ReadSummary
 
 
-async def take_in(job: RestoreJob, *, store: ObjectStore, spool: Spool) -> Intake:
+async def take_in(job: RestoreJob, *, store: SnapshotStore, spool: Spool) -> Intake:
     """Stream ``job``'s archive into ``spool``; raise ArchiveError unless it is intact."""
     reader = ArchiveReader()
     facts = PlanFacts(preference=job.preference)
     excluded = 0
-    async for chunk in store.download(job.archive_key):
+    async for chunk in store.download_archive(job.snapshot_name):
         for entry in reader.feed(chunk):
             item = classify(entry.path, _object(entry), job.preference)
             facts.observe(item)
@@ -72,16 +72,17 @@ def verify(summary: ReadSummary, job: RestoreJob) -> None:
     """
     if job.expected_size and summary.size != job.expected_size:
         raise ArchiveError(
-            f"archive {job.archive_key} is {summary.size} bytes, but its record says {job.expected_size}"
+            f"archive of {job.snapshot_name!r} is {summary.size} bytes, "
+            f"but its record says {job.expected_size}"
         )
     if job.expected_sha256 and summary.sha256 != job.expected_sha256.lower():
         raise ArchiveError(
-            f"archive {job.archive_key} has sha256 {summary.sha256}, "
+            f"archive of {job.snapshot_name!r} has sha256 {summary.sha256}, "
             f"but its record says {job.expected_sha256}"
         )
     if summary.snapshot_name != job.snapshot_name:
         raise ArchiveError(
-            f"archive {job.archive_key} holds snapshot {summary.snapshot_name!r}, not {job.snapshot_name!r}"
+            f"archive of {job.snapshot_name!r} holds snapshot {summary.snapshot_name!r} instead"
         )
 
 
