@@ -169,9 +169,7 @@ class Housekeeper:
                 log.warning("restoring snapshots from ObjectstoreConfig %s failed: %s", config, exc.reason)
         return made
 
-    async def _recreate(
-        self, config: str, store: SnapshotStore, name: str, archive: StoredObject
-    ) -> int:
+    async def _recreate(self, config: str, store: SnapshotStore, name: str, archive: StoredObject) -> int:
         try:
             record = await store.record(name)
         except errors.ArchiveError as exc:

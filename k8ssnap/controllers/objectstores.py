@@ -123,6 +123,8 @@ async def _check(ctx: Context, name: str) -> tuple[str, str, bool | None]:
     except errors.StoreError as exc:
         return constants.STORE_UNAVAILABLE, exc.reason, None
     return constants.STORE_AVAILABLE, "", True
+
+
 async def reconcile(ctx: Context, key: ObjectKey) -> Requeue | None:
     """Keep an ObjectstoreConfig's status and finalizer true."""
     raw = ctx.cached(constants.OBJECTSTORE_CONFIG, key.name)

@@ -25,7 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from k8ssnap import errors
 from k8ssnap.api import constants, status
@@ -33,10 +34,11 @@ from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restor
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.domain.preference import Preference
-from k8ssnap.restore.engine import RestoreEngine
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,23 @@ NOT_COMPLETED = "Snapshot data is not in status 'Completed'"
 _LISTS = ("excluded", "created", "updated", "alreadyExisted", "failed")
 
 
+class RestoreRunner(Protocol):
+    """What the reconciler needs of an engine (:class:`RestoreEngine`, or a fake)."""
+
+    async def run(
+        self,
+        job: RestoreJob,
+        *,
+        kube: KubeApi,
+        store: SnapshotStore,
+        progress: Callable[[int], None] | None = None,
+    ) -> RestoreResult: ...
+
+
 class RestoreReconciler:
     """Reconciles Restores; the engine does the work."""
 
-    def __init__(self, ctx: Context, engine: RestoreEngine) -> None:
+    def __init__(self, ctx: Context, engine: RestoreRunner) -> None:
         self.ctx = ctx
         self.engine = engine
         m = ctx.metrics

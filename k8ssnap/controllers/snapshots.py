@@ -30,7 +30,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
@@ -38,9 +39,11 @@ from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob, SnapshotOutcome
+from k8ssnap.snapshot.engine import SnapshotJob, SnapshotOutcome
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +52,23 @@ RECREATED = constants.RECREATED
 KIND = constants.SNAPSHOT
 
 
+class SnapshotRunner(Protocol):
+    """What the reconciler needs of an engine (:class:`SnapshotEngine`, or a fake)."""
+
+    async def run(
+        self,
+        job: SnapshotJob,
+        *,
+        kube: KubeApi,
+        store: SnapshotStore,
+        progress: Callable[[int], None] | None = None,
+    ) -> SnapshotOutcome: ...
+
+
 class SnapshotReconciler:
     """Reconciles Snapshots; the engine does the work."""
 
-    def __init__(self, ctx: Context, engine: SnapshotEngine) -> None:
+    def __init__(self, ctx: Context, engine: SnapshotRunner) -> None:
         self.ctx = ctx
         self.engine = engine
         m = ctx.metrics

@@ -82,7 +82,8 @@ def verify(summary: ReadSummary, job: RestoreJob) -> None:
         )
     if summary.snapshot_name != job.snapshot_name:
         raise ArchiveError(
-            f"archive of {job.snapshot_name!r} holds snapshot {summary.snapshot_name!r} instead"
+            f"archive of {job.snapshot_name!r} holds snapshot {summary.snapshot_name!r}, "
+            f"not {job.snapshot_name!r}"
         )
 
 

@@ -128,9 +128,7 @@ async def serving(
         await asyncio.sleep(POLL_INTERVAL)
 
 
-async def bound_claims(
-    kube: KubeApi, paths: Iterable[str], *, timeout: float, concurrency: int
-) -> set[str]:
+async def bound_claims(kube: KubeApi, paths: Iterable[str], *, timeout: float, concurrency: int) -> set[str]:
     """Wait for the claims at ``paths`` to be Bound; return the paths that are."""
 
     async def probe(path: str) -> bool | None:

@@ -133,9 +133,7 @@ class FakeKube:
     def writes(self) -> list[Call]:
         """Every create, replace, merge patch and delete but the Events, in order."""
         return [
-            call
-            for call in self.calls
-            if call.method in _WRITES and not call.path.endswith(EVENTS_SUFFIX)
+            call for call in self.calls if call.method in _WRITES and not call.path.endswith(EVENTS_SUFFIX)
         ]
 
     def events(self) -> list[tuple[str, str, str]]:
@@ -164,8 +162,6 @@ def merged(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
 
 
 def _parsed(obj: Mapping[str, Any] | bytes) -> dict[str, Any]:
