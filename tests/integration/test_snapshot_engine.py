@@ -13,6 +13,7 @@ from k8ssnap.kube.client import KubeClient
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store import layout
 from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 from tests import mix
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,9 @@ async def test_engine_archives_the_mix_point_in_time(kube_a: KubeClient, s3: S3S
     name = f"engine-{namespace}"
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
     engine = SnapshotEngine(slots=asyncio.Semaphore(5))
-    outcome = await engine.run(SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3)
+    outcome = await engine.run(
+        SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=SnapshotStore(s3)
+    )
 
     raw = await s3.get(layout.archive_key(name))
     assert hashlib.sha256(raw).hexdigest() == outcome.sha256
@@ -50,7 +53,9 @@ async def test_the_gzip_level_reaches_the_archive(
     name = f"level{level}-{namespace}"
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
     engine = SnapshotEngine(slots=asyncio.Semaphore(5), gzip_level=level)
-    outcome = await engine.run(SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3)
+    outcome = await engine.run(
+        SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=SnapshotStore(s3)
+    )
 
     raw = await s3.get(layout.archive_key(name))
     assert raw[8] == xfl
