@@ -22,6 +22,7 @@ each (etcd's object size limit); the counts are always exact.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -46,6 +47,8 @@ KIND = constants.RESTORE
 MAX_STATUS_ENTRIES = 2000
 NOT_COMPLETED = "Snapshot data is not in status 'Completed'"
 _LISTS = ("excluded", "created", "updated", "alreadyExisted", "failed")
+_OUTCOMES = ("created", "updated", "already_existed", "failed", "excluded")
+"""The ``outcome`` label values of ``k8ssnap_restore_objects``."""
 
 
 class RestoreRunner(Protocol):
@@ -83,6 +86,7 @@ class RestoreReconciler:
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
         if raw is None:
+            self._forget(key.name)
             return None
         try:
             restore = parse_restore(raw)
@@ -209,16 +213,17 @@ class RestoreReconciler:
             async with self.ctx.clusters(self.ctx, restore.spec.kubeconfig) as kube:
                 return await self.engine.run(job, kube=kube, store=store)
 
+    def _forget(self, name: str) -> None:
+        """Drop the per-Restore series of a Restore that is gone (else they live forever)."""
+        for outcome in _OUTCOMES:
+            with contextlib.suppress(KeyError):
+                self._objects.remove(name, outcome)
+
     def _record(self, name: str, result: RestoreResult, elapsed: float) -> None:
         self._results.labels(result="completed").inc()
         self._duration.labels(result="completed").observe(elapsed)
-        for outcome, entries in (
-            ("created", result.created),
-            ("updated", result.updated),
-            ("already_existed", result.already_existed),
-            ("failed", result.failed),
-            ("excluded", result.excluded),
-        ):
+        counts = (result.created, result.updated, result.already_existed, result.failed, result.excluded)
+        for outcome, entries in zip(_OUTCOMES, counts, strict=True):
             self._objects.labels(restore=name, outcome=outcome).set(len(entries))
         self._last.set(time.time())
 

@@ -27,6 +27,7 @@ cached object and moves it one step. What changed from the original:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -84,6 +85,7 @@ class SnapshotReconciler:
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
         if raw is None:
+            self._forget(key.name)
             return None
         try:
             snap = parse_snapshot(raw)
@@ -121,6 +123,12 @@ class SnapshotReconciler:
             await self._take(raw, snap, resumed=phase == constants.PHASE_IN_PROGRESS)
             return None
         return await self._expire(raw, snap)
+
+    def _forget(self, name: str) -> None:
+        """Drop the per-Snapshot series of a Snapshot that is gone (else they live forever)."""
+        for family in (self._objects, self._bytes):
+            with contextlib.suppress(KeyError):
+                family.remove(name)
 
     # -- phases -------------------------------------------------------------
 

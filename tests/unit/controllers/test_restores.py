@@ -454,3 +454,19 @@ async def test_a_missing_snapshot_seen_in_a_stale_cache_fails_nothing(w: World, 
         await reconciler(w).reconcile(KEY)
 
     assert w.kube.objects[PATH] == server
+
+
+async def test_a_deleted_restore_takes_its_metric_series_with_it(w: World, store: FakeStores) -> None:
+    """Issue 11, fault 13: per-Restore series lived as long as the process."""
+    w.put(constants.SNAPSHOT, completed_snapshot())
+    w.put(RST, restore(phase="InQueue"))
+    rec = reconciler(w, FakeRestoreEngine(result=restore_result()))
+    await rec.reconcile(KEY)
+    assert 'k8ssnap_restore_objects{outcome="created",restore="rst"}' in w.ctx.metrics.render()
+
+    w.remove(RST, "rst")
+    assert await rec.reconcile(KEY) is None
+
+    text = w.ctx.metrics.render()
+    assert 'restore="rst"' not in text
+    assert 'k8ssnap_restores_total{result="completed"} 1' in text  # totals stay

@@ -623,3 +623,18 @@ async def test_an_expired_snapshot_changed_meanwhile_is_not_deleted(w: World) ->
         await reconciler(w).reconcile(KEY)
 
     assert PATH in w.kube.objects
+
+
+async def test_a_deleted_snapshot_takes_its_metric_series_with_it(w: World, store: FakeStores) -> None:
+    """Issue 11, fault 13: per-Snapshot series lived as long as the process."""
+    w.put(SNAP, snapshot(phase="InQueue"))
+    rec = reconciler(w, FakeSnapshotEngine(outcome=snapshot_outcome()))
+    await rec.reconcile(KEY)
+    assert 'k8ssnap_snapshot_bytes{snapshot="snap"}' in w.ctx.metrics.render()
+
+    w.remove(SNAP, "snap")
+    assert await rec.reconcile(KEY) is None
+
+    text = w.ctx.metrics.render()
+    assert 'snapshot="snap"' not in text
+    assert 'k8ssnap_snapshots_total{result="completed"} 1' in text  # totals stay

@@ -183,9 +183,9 @@ async def test_reconcile_metrics_are_recorded(clock, spawn) -> None:
     queue.add("bad")
     await clock.run_for(4)
     text = registry.render()
-    assert 'controller_reconcile_total{controller="snaps",result="success"} 1' in text
-    assert 'controller_reconcile_total{controller="snaps",result="error"} 1' in text
-    assert 'controller_reconcile_duration_seconds_sum{controller="snaps",result="success"} 2' in text
+    assert 'controller_reconcile_total{controller="snaps",result="success"} 1.0' in text
+    assert 'controller_reconcile_total{controller="snaps",result="error"} 1.0' in text
+    assert 'controller_reconcile_duration_seconds_sum{controller="snaps",result="success"} 2.0' in text
 
 
 def test_needs_a_worker(clock) -> None:
