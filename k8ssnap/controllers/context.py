@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from k8ssnap.api import constants
 from k8ssnap.api.meta import KubeconfigRef
 from k8ssnap.controllers.events import EventRecorder
-from k8ssnap.domain import expiry
+from k8ssnap.domain import expiry, timestamps
 from k8ssnap.kube.api import KubeApi
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.informer import Informer
@@ -97,7 +97,7 @@ class Context:
         if not expiry.is_expired(until, now):
             return Requeue(after=max(expiry.seconds_until(until, now), 0.5))
         await self.events.record(
-            raw, kind=kind, reason="Expired", message=f"{what} {expiry.format_time(until)}"
+            raw, kind=kind, reason="Expired", message=f"{what} {timestamps.format_time(until)}"
         )
         await self.delete_if_unchanged(kind, raw)
         return None

@@ -14,6 +14,7 @@ from typing import Any
 
 from k8ssnap import errors
 from k8ssnap.api import constants
+from k8ssnap.domain import timestamps
 from k8ssnap.kube.api import KubeApi
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class EventRecorder:
     ) -> None:
         """Post one Event about ``obj`` (a raw custom resource)."""
         meta = obj.get("metadata", {})
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = timestamps.format_time(dt.datetime.now(dt.UTC))
         event = {
             "apiVersion": "v1",
             "kind": "Event",

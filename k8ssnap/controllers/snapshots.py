@@ -30,16 +30,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
+from k8ssnap.controllers import lifecycle
 from k8ssnap.controllers.context import Context
-from k8ssnap.domain import expiry
+from k8ssnap.domain import expiry, timestamps
 from k8ssnap.kube.api import KubeApi
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
@@ -67,20 +67,28 @@ class SnapshotRunner(Protocol):
 
 
 class SnapshotReconciler:
-    """Reconciles Snapshots; the engine does the work."""
+    """Reconciles Snapshots: finalizers and deletion here, phases in :mod:`lifecycle`, work in the engine.
+
+    It is the Snapshot :class:`~k8ssnap.controllers.lifecycle.JobKind`."""
+
+    kind: constants.ResourceKind = KIND
+    until_label: str = "available until"
+    resumed_message: str | None = "controller restarted during the snapshot; taking it again"
 
     def __init__(self, ctx: Context, engine: SnapshotRunner) -> None:
         self.ctx = ctx
         self.engine = engine
         m = ctx.metrics
-        self._results = m.counter("k8ssnap_snapshots_total", "Snapshots taken, by result.", ["result"])
-        self._duration = m.histogram(
-            "k8ssnap_snapshot_duration_seconds", "Time to take a snapshot.", ["result"],
-            buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
-        )  # fmt: skip
+        metrics = lifecycle.JobMetrics(
+            m,
+            noun="snapshot",
+            plural="snapshots",
+            results_help="Snapshots taken, by result.",
+            duration_help="Time to take a snapshot.",
+        )
         self._objects = m.gauge("k8ssnap_snapshot_objects", "Objects in the last snapshot.", ["snapshot"])
         self._bytes = m.gauge("k8ssnap_snapshot_bytes", "Archive bytes of the last snapshot.", ["snapshot"])
-        self._last = m.gauge("k8ssnap_snapshot_last_success_timestamp_seconds", "Time of the last success.")
+        self._lifecycle: lifecycle.Lifecycle[Snapshot] = lifecycle.Lifecycle(ctx, self, metrics)
 
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
@@ -100,14 +108,7 @@ class SnapshotReconciler:
                 )
                 await _remove_finalizer(self.ctx, raw)
                 return None
-            if (raw.get("status") or {}).get("phase") != constants.PHASE_FAILED:
-                await self.ctx.write_status(
-                    KIND,
-                    raw,
-                    status.snapshot_failed(exc.reason),
-                    event=("Failed", exc.reason),
-                    if_unchanged=True,
-                )
+            await self._lifecycle.unparsable(raw, exc.reason)
             return None
         if snap.deleting:
             await self._finalize(raw, snap)
@@ -116,13 +117,16 @@ class SnapshotReconciler:
             await _add_finalizer(self.ctx, raw)
             return None
         phase = snap.status.phase
-        if phase == constants.PHASE_NEW:
-            await self._accept(raw, snap)
-            return None
-        if phase in (constants.PHASE_IN_QUEUE, constants.PHASE_IN_PROGRESS):
-            await self._take(raw, snap, resumed=phase == constants.PHASE_IN_PROGRESS)
-            return None
-        return await self._expire(raw, snap)
+        if (
+            phase == constants.PHASE_NEW
+            and (raw["metadata"].get("annotations") or {}).get(RECREATED) == "true"
+        ):
+            return None  # housekeeping writes its Completed status (and finishes it at the next start)
+        if phase in (constants.PHASE_COMPLETED, constants.PHASE_FAILED) and await self._sync_available_until(
+            raw, snap
+        ):
+            return None  # its watch event brings the key back, with a fresh resourceVersion
+        return await self._lifecycle.step(raw, snap, phase=phase, available_until=snap.spec.available_until)
 
     def _forget(self, name: str) -> None:
         """Drop the per-Snapshot series of a Snapshot that is gone (else they live forever)."""
@@ -130,59 +134,30 @@ class SnapshotReconciler:
             with contextlib.suppress(KeyError):
                 family.remove(name)
 
-    # -- phases -------------------------------------------------------------
+    # -- the JobKind ----------------------------------------------------------
 
-    async def _accept(self, raw: dict[str, Any], snap: Snapshot) -> None:
-        annotations = raw["metadata"].get("annotations") or {}
-        if annotations.get(RECREATED) == "true":
-            return  # housekeeping writes its Completed status (and finishes it at the next start)
-        now = dt.datetime.now(dt.UTC)
-        until = snap.spec.available_until
-        if until is not None and until <= now:
-            await self.ctx.write_status(
-                KIND,
-                raw,
-                status.snapshot_failed("AvailableUntil is set as past."),
-                event=("Failed", "AvailableUntil is set as past."),
-                if_unchanged=True,
-            )
-            return
-        await self.ctx.write_status(
-            KIND,
-            raw,
-            status.snapshot_in_queue(observed_generation=snap.generation),
-            event=("InQueue", "waiting for a worker"),
-            if_unchanged=True,
-        )
-
-    async def _take(self, raw: dict[str, Any], snap: Snapshot, *, resumed: bool) -> None:
-        """Claim the snapshot (InProgress, preconditioned), take it, and report the outcome."""
-        await self.ctx.write_status(
-            KIND,
-            raw,
-            status.snapshot_in_progress(observed_generation=snap.generation),
-            event=("InProgress", "taking the snapshot"),
-            if_unchanged=True,
-        )
-        if resumed:
-            await self.ctx.events.record(
-                raw,
-                kind=KIND,
-                reason="Resumed",
-                message="controller restarted during the snapshot; taking it again",
-            )
-        started = time.monotonic()
-        try:
-            outcome = await self._run(snap)
-        except errors.K8sSnapError as exc:
-            await self._fail(raw, snap, exc.reason, started)
-            return
-        except Exception as exc:
-            log.exception("snapshot %s failed unexpectedly", snap.name)
-            await self._fail(raw, snap, f"internal error: {type(exc).__name__}: {exc}", started)
-            return
+    def failed(self, reason: str, job: Snapshot | None) -> Mapping[str, Any]:
+        if job is None:
+            return status.snapshot_failed(reason)
+        created = job.creation_timestamp or dt.datetime.now(dt.UTC)
         until = expiry.snapshot_expiry(
-            taken_at=outcome.timestamp, ttl=snap.spec.ttl, available_until=snap.spec.available_until
+            taken_at=created, ttl=job.spec.ttl, available_until=job.spec.available_until
+        )
+        return status.snapshot_failed(reason, available_until=until, observed_generation=job.generation)
+
+    def in_queue(self, job: Snapshot) -> Mapping[str, Any]:
+        return status.snapshot_in_queue(observed_generation=job.generation)
+
+    async def claim(self, job: Snapshot) -> lifecycle.Claim:
+        return lifecycle.Claim(
+            status=status.snapshot_in_progress(observed_generation=job.generation),
+            message="taking the snapshot",
+        )
+
+    async def run(self, job: Snapshot) -> lifecycle.Done:
+        outcome = await self._run(job)
+        until = expiry.snapshot_expiry(
+            taken_at=outcome.timestamp, ttl=job.spec.ttl, available_until=job.spec.available_until
         )
         body = status.snapshot_completed(
             contents=outcome.index.paths,
@@ -193,19 +168,42 @@ class SnapshotReconciler:
             available_until=until,
             stored_sha256=outcome.sha256,
             skipped_apis=outcome.skipped,
-            observed_generation=snap.generation,
+            observed_generation=job.generation,
         )
-        elapsed = time.monotonic() - started
-        self._results.labels(result="completed").inc()
-        self._duration.labels(result="completed").observe(elapsed)
-        self._objects.labels(snapshot=snap.name).set(outcome.index.total)
-        self._bytes.labels(snapshot=snap.name).set(outcome.stored.size)
-        self._last.set(time.time())
+
+        def record() -> None:
+            self._objects.labels(snapshot=job.name).set(outcome.index.total)
+            self._bytes.labels(snapshot=job.name).set(outcome.stored.size)
+
         message = (
             f"{outcome.index.total} objects, {outcome.stored.size} bytes "
-            f"at resourceVersion {outcome.resource_version} in {elapsed:.1f} s"
+            f"at resourceVersion {outcome.resource_version}"
         )
-        await self.ctx.write_status(KIND, raw, body, event=("Completed", message))
+        return lifecycle.Done(status=body, message=message, record=record)
+
+    def deletion_time(self, job: Snapshot) -> dt.datetime:
+        until = job.status.available_until
+        if until is None:
+            created = job.creation_timestamp or dt.datetime.now(dt.UTC)
+            until = expiry.snapshot_expiry(taken_at=created, ttl=job.spec.ttl, available_until=None)
+        failed = job.status.phase == constants.PHASE_FAILED
+        return expiry.deletion_time(until, failed=failed, created=job.creation_timestamp)
+
+    # -- what only Snapshots do -----------------------------------------------
+
+    async def _sync_available_until(self, raw: dict[str, Any], snap: Snapshot) -> bool:
+        """Copy a changed ``spec.availableUntil`` into the status (preconditioned); True if written."""
+        until, wanted = snap.status.available_until, snap.spec.available_until
+        if wanted is None or (until is not None and int(wanted.timestamp()) == int(until.timestamp())):
+            return False
+        await self.ctx.kube.merge_patch(
+            self.ctx.path(KIND, snap.name, status=True),
+            {
+                "metadata": {"resourceVersion": raw["metadata"]["resourceVersion"]},
+                "status": {"availableUntil": timestamps.format_time(wanted)},
+            },
+        )
+        return True
 
     async def _run(self, snap: Snapshot) -> SnapshotOutcome:
         ctx = self.ctx
@@ -223,41 +221,6 @@ class SnapshotReconciler:
                     name=snap.name, cluster_name=snap.spec.cluster_name, spec=spec, backoff=backoff
                 )
                 return await self.engine.run(job, kube=kube, store=store)
-
-    async def _fail(self, raw: dict[str, Any], snap: Snapshot, reason: str, started: float) -> None:
-        created = snap.creation_timestamp or dt.datetime.now(dt.UTC)
-        until = expiry.snapshot_expiry(
-            taken_at=created, ttl=snap.spec.ttl, available_until=snap.spec.available_until
-        )
-        self._results.labels(result="failed").inc()
-        self._duration.labels(result="failed").observe(time.monotonic() - started)
-        await self.ctx.write_status(
-            KIND,
-            raw,
-            status.snapshot_failed(reason, available_until=until, observed_generation=snap.generation),
-            event=("Failed", reason),
-        )
-
-    async def _expire(self, raw: dict[str, Any], snap: Snapshot) -> Requeue | None:
-        now = dt.datetime.now(dt.UTC)
-        until = snap.status.available_until
-        wanted = snap.spec.available_until
-        if wanted is not None and (until is None or int(wanted.timestamp()) != int(until.timestamp())):
-            until = wanted
-            await self.ctx.kube.merge_patch(
-                self.ctx.path(KIND, snap.name, status=True),
-                {
-                    "metadata": {"resourceVersion": raw["metadata"]["resourceVersion"]},
-                    "status": {"availableUntil": expiry.format_time(until)},
-                },
-            )
-            return None  # its watch event brings the key back, with a fresh resourceVersion
-        if until is None:
-            created = snap.creation_timestamp or now
-            until = expiry.snapshot_expiry(taken_at=created, ttl=snap.spec.ttl, available_until=None)
-        failed = snap.status.phase == constants.PHASE_FAILED
-        until = expiry.deletion_time(until, failed=failed, created=snap.creation_timestamp)
-        return await self.ctx.expire(KIND, raw, until, what="available until")
 
     async def _finalize(self, raw: dict[str, Any], snap: Snapshot) -> None:
         if not snap.has_finalizer:

@@ -22,7 +22,7 @@ from k8ssnap.api import constants
 from k8ssnap.archive.index import ArchiveIndex, SnapshotMeta
 from k8ssnap.controllers.context import Context, Settings
 from k8ssnap.controllers.events import EventRecorder
-from k8ssnap.domain import expiry
+from k8ssnap.domain import timestamps
 from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.runtime.informer import Informer
@@ -50,7 +50,7 @@ def utcnow() -> dt.datetime:
 
 def ts(moment: dt.datetime) -> str:
     """``moment`` as the API writes it."""
-    return expiry.format_time(moment)
+    return timestamps.format_time(moment)
 
 
 # --- the kube-apiserver ----------------------------------------------------------
