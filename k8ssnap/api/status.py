@@ -47,7 +47,6 @@ MAX_RESULT_ENTRIES: Final = 2000
 """At most this many entries in each of a Restore's result lists (the counts stay exact)."""
 
 REASON_AVAILABLE_UNTIL_PAST: Final = "AvailableUntil is set as past."
-REASON_CONTROLLER_STOPPED: Final = "Controller stopped while taking the snapshot"
 REASON_SNAPSHOT_NOT_COMPLETED: Final = "Snapshot data is not in status 'Completed'"
 REASON_FILE_NOT_FOUND: Final = "Snapshot file not found"
 REASON_FILE_MISMATCH: Final = "Snapshot file size or timestamp not matched"
