@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from k8ssnap import errors
 
 EVENTS_SUFFIX = "/events"
@@ -166,8 +168,6 @@ def merged(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any
 
 def _parsed(obj: Mapping[str, Any] | bytes) -> dict[str, Any]:
     if isinstance(obj, bytes):
-        import orjson
-
         parsed: dict[str, Any] = orjson.loads(obj)
         return parsed
     return dict(obj)
