@@ -40,13 +40,16 @@ from typing import Any, Generic, Protocol, TypeVar
 from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.controllers.context import Context
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.metrics import Registry
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
 J = TypeVar("J")
 J_contra = TypeVar("J_contra", contravariant=True)
+Out_co = TypeVar("Out_co", covariant=True)
 
 DURATION_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -67,6 +70,19 @@ class Done:
     status: Mapping[str, Any]
     message: str
     record: Callable[[], None] = lambda: None
+
+
+class Engine(Protocol[J_contra, Out_co]):
+    """What a reconciler needs of its engine (or of a fake): run one job on one cluster and store."""
+
+    async def run(
+        self,
+        job: J_contra,
+        *,
+        kube: KubeApi,
+        store: SnapshotStore,
+        progress: Callable[[int], None] | None = None,
+    ) -> Out_co: ...
 
 
 class JobKind(Protocol[J_contra]):

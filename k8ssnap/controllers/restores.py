@@ -26,8 +26,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 from k8ssnap import errors
 from k8ssnap.api import constants, status
@@ -36,11 +36,9 @@ from k8ssnap.controllers import lifecycle
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.domain.preference import Preference
-from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +48,8 @@ _OUTCOMES = ("created", "updated", "already_existed", "failed", "excluded")
 """The ``outcome`` label values of ``k8ssnap_restore_objects``."""
 
 
-class RestoreRunner(Protocol):
-    """What the reconciler needs of an engine (:class:`RestoreEngine`, or a fake)."""
-
-    async def run(
-        self,
-        job: RestoreJob,
-        *,
-        kube: KubeApi,
-        store: SnapshotStore,
-        progress: Callable[[int], None] | None = None,
-    ) -> RestoreResult: ...
+RestoreRunner = lifecycle.Engine[RestoreJob, RestoreResult]
+"""What the reconciler runs: the engine, or a fake."""
 
 
 class RestoreReconciler:

@@ -30,8 +30,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
@@ -40,11 +40,9 @@ from k8ssnap.archive.index import RecordedSpec
 from k8ssnap.controllers import lifecycle
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry, timestamps
-from k8ssnap.kube.api import KubeApi
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
 from k8ssnap.snapshot.engine import SnapshotJob, SnapshotOutcome
-from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +51,8 @@ RECREATED = constants.RECREATED
 KIND = constants.SNAPSHOT
 
 
-class SnapshotRunner(Protocol):
-    """What the reconciler needs of an engine (:class:`SnapshotEngine`, or a fake)."""
-
-    async def run(
-        self,
-        job: SnapshotJob,
-        *,
-        kube: KubeApi,
-        store: SnapshotStore,
-        progress: Callable[[int], None] | None = None,
-    ) -> SnapshotOutcome: ...
+SnapshotRunner = lifecycle.Engine[SnapshotJob, SnapshotOutcome]
+"""What the reconciler runs: the engine, or a fake."""
 
 
 class SnapshotReconciler:
