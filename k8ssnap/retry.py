@@ -4,7 +4,7 @@ The policy is k8s-snap's: start at 2 s, double, jitter of +/-20 %, give up
 when the next wait would pass ``max_elapsed`` seconds (``--maxretryelapsedsec``).
 Only :class:`k8ssnap.errors.RetriableError` is retried; a permanent error
 propagates at once. Time is a :class:`~k8ssnap.runtime.clock.Clock`, as
-everywhere else (tests drive a :class:`~k8ssnap.runtime.fakeclock.FakeClock`).
+everywhere else (tests drive a :class:`~k8ssnap.testing.fakeclock.FakeClock`).
 """
 
 from __future__ import annotations

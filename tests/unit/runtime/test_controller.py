@@ -9,9 +9,9 @@ import pytest
 
 from k8ssnap.runtime.controller import Controller, Requeue
 from k8ssnap.runtime.delaying import RateLimitingQueue
-from k8ssnap.runtime.fakeclock import FakeClock, settle
 from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.ratelimit import ItemExponentialFailureRateLimiter
+from k8ssnap.testing.fakeclock import FakeClock, settle
 
 
 def make_queue(clock: FakeClock) -> RateLimitingQueue[str]:

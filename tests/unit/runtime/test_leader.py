@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from k8ssnap import errors
-from k8ssnap.runtime.fakeclock import FakeClock, settle
 from k8ssnap.runtime.leader import (
     LeaderElectionConfig,
     LeaderElector,
     LeaseClient,
     format_micro_time,
 )
+from k8ssnap.testing.fakeclock import FakeClock, settle
 
 EPOCH = datetime.datetime(2026, 11, 21, 1, 2, 3, tzinfo=datetime.UTC)
 

@@ -6,9 +6,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from k8ssnap.runtime.delaying import DelayingQueue
-from k8ssnap.runtime.fakeclock import FakeClock
 from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.queuemetrics import RegistryQueueMetricsProvider
+from k8ssnap.testing.fakeclock import FakeClock
 
 
 def samples(registry: Registry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from k8ssnap import errors, retry
-from k8ssnap.runtime.fakeclock import FakeClock
+from k8ssnap.testing.fakeclock import FakeClock
 
 BACKOFF = retry.Backoff(initial=1.0, factor=2.0, cap=60.0, jitter=0.0, max_elapsed=10.0)
 
