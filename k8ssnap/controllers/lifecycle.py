@@ -13,7 +13,12 @@ that does not depend on the kind, each with its Event and metrics:
   - InQueue or InProgress: claim InProgress, run, then Completed, or Failed
     with the kind's expiry on any error (an unexpected one too). A job found
     InProgress at the server's current version was interrupted by a restart
-    (the work queue never hands one key to two workers), so it runs again;
+    (the work queue never hands one key to two workers), so it runs again,
+    its attempt counted first (:mod:`k8ssnap.controllers.attempts`); after
+    :data:`~k8ssnap.controllers.attempts.MAX_INTERRUPTED` it goes Failed. The
+    outcome is reported by :mod:`k8ssnap.controllers.outcomes`: retried, and
+    never a reason to run the work again; an error while building the report
+    after the work is done fails the job instead of running it again;
   - Completed or Failed: delete at the kind's deletion time (or requeue then).
 
 Every transition decided from the cache (accepting, claiming, expiring) is
@@ -39,6 +44,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from k8ssnap import errors
 from k8ssnap.api import constants, status
+from k8ssnap.controllers import attempts, outcomes
 from k8ssnap.controllers.context import Context
 from k8ssnap.kube.api import KubeApi
 from k8ssnap.runtime.controller import Requeue
@@ -48,7 +54,9 @@ from k8ssnap.store.snapshots import SnapshotStore
 log = logging.getLogger(__name__)
 
 J = TypeVar("J")
+R = TypeVar("R")
 J_contra = TypeVar("J_contra", contravariant=True)
+R_contra = TypeVar("R_contra", contravariant=True)
 Out_co = TypeVar("Out_co", covariant=True)
 
 DURATION_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -85,14 +93,17 @@ class Engine(Protocol[J_contra, Out_co]):
     ) -> Out_co: ...
 
 
-class JobKind(Protocol[J_contra]):
-    """What one job kind says; everything else is the :class:`Lifecycle`'s."""
+class JobKind(Protocol[J_contra, R_contra]):
+    """What one job kind says (``J`` its parsed resource, ``R`` what its work returns);
+    everything else is the :class:`Lifecycle`'s."""
 
     kind: constants.ResourceKind
     until_label: str
     """Words before the deletion time in the ``Expired`` Event ("available until")."""
     resumed_message: str | None
     """The ``Resumed`` Event's message for a job found InProgress; None posts none."""
+    done_label: str
+    """What finished work is called in a Failed reason ("stored", "restored")."""
 
     def failed(self, reason: str, job: J_contra | None) -> Mapping[str, Any]:
         """The Failed status for ``reason`` (with the job's expiry when ``job`` is known)."""
@@ -106,8 +117,12 @@ class JobKind(Protocol[J_contra]):
         """The InProgress status; a :class:`~k8ssnap.errors.ConfigError` fails the job instead."""
         ...
 
-    async def run(self, job: J_contra) -> Done:
+    async def run(self, job: J_contra) -> Any:
         """Do the work; any error fails the job with its reason."""
+        ...
+
+    def report(self, job: J_contra, result: R_contra) -> Done:
+        """The Completed status of finished work (an error here fails the job, never reruns it)."""
         ...
 
     def deletion_time(self, job: J_contra) -> dt.datetime:
@@ -137,13 +152,14 @@ class JobMetrics:
             self.last.set(time.time())
 
 
-class Lifecycle(Generic[J]):
+class Lifecycle(Generic[J, R]):
     """Runs the phase machine of one :class:`JobKind`; see the module docstring."""
 
-    def __init__(self, ctx: Context, kind: JobKind[J], metrics: JobMetrics) -> None:
+    def __init__(self, ctx: Context, kind: JobKind[J, R], metrics: JobMetrics) -> None:
         self.ctx = ctx
         self.kind = kind
         self.metrics = metrics
+        self._outcomes = outcomes.Outcomes(ctx, kind.kind)
 
     async def unparsable(self, raw: dict[str, Any], reason: str) -> None:
         """Failed with the parser's reason, unless it already is."""
@@ -174,19 +190,28 @@ class Lifecycle(Generic[J]):
         )
 
     async def _run(self, raw: dict[str, Any], job: J, *, resumed: bool) -> None:
+        if self._outcomes.pending(raw):  # the work is done; only its report is not saved yet
+            await self._outcomes.resend(raw)
+            return
         started = time.monotonic()
+        if resumed and attempts.exhausted(raw):
+            reason = attempts.interrupted_reason(attempts.interrupted(raw))
+            await self._fail(raw, job, reason, started, if_unchanged=True)
+            return
         try:
             claim = await self.kind.claim(job)
         except errors.ConfigError as exc:
             await self._fail(raw, job, exc.reason, started, if_unchanged=True)
             return
+        if resumed:
+            raw = await attempts.count_next(self.ctx, self.kind.kind, raw)
         await self._write(raw, claim.status, ("InProgress", claim.message), if_unchanged=True)
         if resumed and self.kind.resumed_message is not None:
             await self.ctx.events.record(
                 raw, kind=self.kind.kind, reason="Resumed", message=self.kind.resumed_message
             )
         try:
-            done = await self.kind.run(job)
+            result: R = await self.kind.run(job)
         except errors.K8sSnapError as exc:
             await self._fail(raw, job, exc.reason, started)
             return
@@ -194,16 +219,41 @@ class Lifecycle(Generic[J]):
             log.exception("%s %s failed unexpectedly", self.kind.kind.kind, raw["metadata"]["name"])
             await self._fail(raw, job, f"internal error: {type(exc).__name__}: {exc}", started)
             return
-        elapsed = time.monotonic() - started
-        self.metrics.observe("completed", elapsed)
-        done.record()
-        await self._write(raw, done.status, ("Completed", f"{done.message} in {elapsed:.1f} s"))
+        try:
+            done = self.kind.report(job, result)
+            elapsed = time.monotonic() - started
+            self.metrics.observe("completed", elapsed)
+            done.record()
+        except Exception as exc:  # bookkeeping must never make finished work run again
+            log.exception(
+                "%s %s finished, but its outcome cannot be reported",
+                self.kind.kind.kind,
+                raw["metadata"]["name"],
+            )
+            reason = (
+                f"{self.kind.done_label}, but the outcome cannot be reported: {type(exc).__name__}: {exc}"
+            )
+            await self._fail(raw, job, reason, started)
+            return
+        report = outcomes.Report(body=done.status, event=("Completed", f"{done.message} in {elapsed:.1f} s"))
+        await self._outcomes.report(raw, report, failed=lambda why: self._failed(job, why))
 
     async def _fail(
         self, raw: dict[str, Any], job: J, reason: str, started: float, *, if_unchanged: bool = False
     ) -> None:
+        """Failed with ``reason``: preconditioned when decided from the cache (``if_unchanged``),
+        else the report of claimed work (:mod:`k8ssnap.controllers.outcomes`)."""
         self.metrics.observe("failed", time.monotonic() - started)
-        await self._write(raw, self.kind.failed(reason, job), ("Failed", reason), if_unchanged=if_unchanged)
+        if if_unchanged:
+            report = self._failed(job, reason)
+            await self._write(raw, report.body, report.event, if_unchanged=True)
+        else:
+            await self._outcomes.report(
+                raw, self._failed(job, reason), failed=lambda why: self._failed(job, why)
+            )
+
+    def _failed(self, job: J, reason: str) -> outcomes.Report:
+        return outcomes.Report(body=self.kind.failed(reason, job), event=("Failed", reason))
 
     async def _write(
         self,

@@ -59,6 +59,7 @@ class RestoreReconciler:
 
     kind: constants.ResourceKind = KIND
     until_label: str = "preserved until"
+    done_label: str = "restored"
     resumed_message: str | None = None
     """None: the InProgress Event already says what runs again (a restore never updates)."""
 
@@ -78,7 +79,7 @@ class RestoreReconciler:
             "Objects of the last run of a restore, by outcome.",
             ["restore", "outcome"],
         )
-        self._lifecycle: lifecycle.Lifecycle[Restore] = lifecycle.Lifecycle(ctx, self, metrics)
+        self._lifecycle: lifecycle.Lifecycle[Restore, RestoreResult] = lifecycle.Lifecycle(ctx, self, metrics)
 
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
@@ -124,9 +125,11 @@ class RestoreReconciler:
             message=f"restoring snapshot {snapshot.name} ({contents} objects)",
         )
 
-    async def run(self, job: Restore) -> lifecycle.Done:
+    async def run(self, job: Restore) -> RestoreResult:
         snapshot = self._snapshot(job)
-        result = await self._run(job, snapshot.spec.objectstore_config, self._preference(job))
+        return await self._run(job, snapshot.spec.objectstore_config, self._preference(job))
+
+    def report(self, job: Restore, result: RestoreResult) -> lifecycle.Done:
         until = expiry.restore_expiry(
             taken_at=result.timestamp, ttl=job.spec.ttl, available_until=job.spec.available_until
         )

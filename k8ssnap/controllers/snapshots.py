@@ -62,6 +62,7 @@ class SnapshotReconciler:
 
     kind: constants.ResourceKind = KIND
     until_label: str = "available until"
+    done_label: str = "stored"
     resumed_message: str | None = "controller restarted during the snapshot; taking it again"
 
     def __init__(self, ctx: Context, engine: SnapshotRunner) -> None:
@@ -77,7 +78,9 @@ class SnapshotReconciler:
         )
         self._objects = m.gauge("k8ssnap_snapshot_objects", "Objects in the last snapshot.", ["snapshot"])
         self._bytes = m.gauge("k8ssnap_snapshot_bytes", "Archive bytes of the last snapshot.", ["snapshot"])
-        self._lifecycle: lifecycle.Lifecycle[Snapshot] = lifecycle.Lifecycle(ctx, self, metrics)
+        self._lifecycle: lifecycle.Lifecycle[Snapshot, SnapshotOutcome] = lifecycle.Lifecycle(
+            ctx, self, metrics
+        )
 
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
@@ -143,8 +146,10 @@ class SnapshotReconciler:
             message="taking the snapshot",
         )
 
-    async def run(self, job: Snapshot) -> lifecycle.Done:
-        outcome = await self._run(job)
+    async def run(self, job: Snapshot) -> SnapshotOutcome:
+        return await self._run(job)
+
+    def report(self, job: Snapshot, outcome: SnapshotOutcome) -> lifecycle.Done:
         until = expiry.snapshot_expiry(
             taken_at=outcome.timestamp, ttl=job.spec.ttl, available_until=job.spec.available_until
         )

@@ -34,10 +34,9 @@ def parse_time(text: str) -> datetime:
     fraction = (fraction or "")[:7]  # "." plus at most 6 digits: datetime holds microseconds
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        parsed = datetime.fromisoformat(f"{date}T{clock}{fraction}{offset}")
-    except ValueError as error:
+        return datetime.fromisoformat(f"{date}T{clock}{fraction}{offset}").astimezone(UTC)
+    except (ValueError, OverflowError) as error:  # OverflowError: out of years 1-9999 in UTC
         raise ImpossibleTime(f"invalid time {text!r}: {error}") from None
-    return parsed.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:

@@ -13,7 +13,7 @@ Events posted through it are read with :meth:`FakeKube.events`;
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,14 +43,20 @@ class FakeKube:
         self.objects: dict[str, dict[str, Any]] = dict(objects or {})
         self.calls: list[Call] = []
         self._errors: dict[tuple[str | None, str], Exception] = {}
+        self.intercept: Callable[[Call], Exception | None] | None = None
+        """Asked about every call once it is recorded; an exception it returns is raised
+        (for faults that depend on the call, such as "the next two outcome writes")."""
 
     def fail(self, path: str, error: Exception, *, method: str | None = None) -> None:
         """Make every ``method`` call (any method if None) on ``path`` raise ``error``."""
         self._errors[(method, path)] = error
 
     def _call(self, method: str, path: str, body: Any = None) -> None:
-        self.calls.append(Call(method, path, copy.deepcopy(body)))
+        call = Call(method, path, copy.deepcopy(body))
+        self.calls.append(call)
         error = self._errors.get((method, path)) or self._errors.get((None, path))
+        if error is None and self.intercept is not None:
+            error = self.intercept(call)
         if error is not None:
             raise error
 
