@@ -3,7 +3,10 @@
 Inline kubeconfig text (k8s-snap's ``spec.kubeconfig``), a key of a Secret
 in the controller's namespace (``spec.kubeconfigSecret``), or neither,
 which means the controller's own cluster. The kubeconfig is never logged
-and never put into a status or an archive.
+and never put into a status or an archive. It may carry inline data only
+(:mod:`k8ssnap.kube.kubeconfig`); skipping TLS verification needs
+``--insecure-kubeconfig-tls`` and is reported on every use
+(:mod:`k8ssnap.controllers.insecure`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from contextlib import asynccontextmanager
 
 from k8ssnap import errors
 from k8ssnap.api.meta import KubeconfigRef
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers import insecure
+from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.kube.api import KubeApi
 from k8ssnap.kube.client import KubeClient
 
@@ -44,8 +48,9 @@ class KubeconfigConnector:
         self._max_connections = max_connections
 
     @asynccontextmanager
-    async def __call__(self, ctx: Context, ref: KubeconfigRef) -> AsyncIterator[KubeApi]:
-        """A client for the cluster ``ref`` names; closed on exit unless it is our own."""
+    async def __call__(self, ctx: Context, ref: KubeconfigRef, *, subject: Subject) -> AsyncIterator[KubeApi]:
+        """A client for the cluster ``ref`` names, for work on ``subject``; closed on exit unless
+        it is our own."""
         if ref.in_cluster:
             yield ctx.kube
             return
@@ -54,8 +59,14 @@ class KubeconfigConnector:
         else:
             assert ref.secret is not None
             text = await secret_value(ctx, name=ref.secret.name, key=ref.secret.key, what="kubeconfig")
-        client = await KubeClient.from_kubeconfig_text(text, max_connections=self._max_connections)
+        client = await KubeClient.from_kubeconfig_text(
+            text,
+            max_connections=self._max_connections,
+            allow_insecure_tls=ctx.settings.insecure_kubeconfig_tls,
+        )
         try:
+            if not client.tls_verified:
+                await insecure.report(ctx, subject, insecure.CLUSTER)
             yield client
         finally:
             await client.close()

@@ -34,6 +34,9 @@ class Settings:
     restore_threads: int = 8
     max_retry_elapsed: float = 300.0
     insecure: bool = False
+    """``--insecure``: the object store's TLS certificate is not verified."""
+    insecure_kubeconfig_tls: bool = False
+    """``--insecure-kubeconfig-tls``: a kubeconfig from a custom resource may skip TLS verification."""
     create_bucket: bool = False
     housekeep_store: bool = True
     restore_snapshots: bool = True
@@ -42,17 +45,31 @@ class Settings:
     store_check_interval: float = 300.0
 
 
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The custom resource a piece of work is for: where Events about it go (for example
+    :mod:`k8ssnap.controllers.insecure`'s)."""
+
+    kind: constants.ResourceKind
+    obj: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("name", ""))
+
+
 class StoreOpener(Protocol):
     """Opens the :class:`SnapshotStore` of ObjectstoreConfig ``name`` (None: the only one).
 
     Production: :class:`k8ssnap.controllers.objectstores.ConfigStores`; tests:
     :class:`k8ssnap.testing.FakeStores`. ``max_elapsed`` overrides the retry budget
-    (``--maxretryelapsedsec``) of every call on the store. Raises
+    (``--maxretryelapsedsec``) of every call on the store; ``subject`` is the resource the
+    work is for (Events about the store go there). Raises
     :class:`~k8ssnap.errors.ConfigError` when the config or its credentials are unusable.
     """
 
     def __call__(
-        self, ctx: Context, name: str | None, *, max_elapsed: float | None = None
+        self, ctx: Context, name: str | None, *, subject: Subject, max_elapsed: float | None = None
     ) -> AbstractAsyncContextManager[SnapshotStore]: ...
 
 
@@ -63,7 +80,9 @@ class ClusterConnector(Protocol):
     :class:`k8ssnap.testing.FakeConnector`. An in-cluster reference yields ``ctx.kube``.
     """
 
-    def __call__(self, ctx: Context, ref: KubeconfigRef) -> AbstractAsyncContextManager[KubeApi]: ...
+    def __call__(
+        self, ctx: Context, ref: KubeconfigRef, *, subject: Subject
+    ) -> AbstractAsyncContextManager[KubeApi]: ...
 
 
 @dataclass(slots=True, kw_only=True)

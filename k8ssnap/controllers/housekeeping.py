@@ -35,7 +35,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import expiry, stores
 from k8ssnap.store.objectstore import StoredObject
 from k8ssnap.store.snapshots import SnapshotStore
@@ -76,6 +76,11 @@ class Housekeeper:
                 found[snap.name] = snap
         return found
 
+    def _subject(self, config: str) -> Subject:
+        """The ObjectstoreConfig ``config``, for Events about using its store."""
+        raw = self.ctx.cached(constants.OBJECTSTORE_CONFIG, config) or {"metadata": {"name": config}}
+        return Subject(constants.OBJECTSTORE_CONFIG, raw)
+
     async def run(self) -> None:
         """Sweep now and then every interval, until cancelled."""
         while True:
@@ -86,7 +91,7 @@ class Housekeeper:
         """One housekeeping pass over every ObjectstoreConfig; errors are logged, not raised."""
         for config in self._configs():
             try:
-                async with self.ctx.stores(self.ctx, config) as store:
+                async with self.ctx.stores(self.ctx, config, subject=self._subject(config)) as store:
                     await self._sweep(config, store)
             except errors.K8sSnapError as exc:
                 log.warning("housekeeping of ObjectstoreConfig %s failed: %s", config, exc.reason)
@@ -157,7 +162,7 @@ class Housekeeper:
         made = 0
         for config in self._configs():
             try:
-                async with self.ctx.stores(self.ctx, config) as store:
+                async with self.ctx.stores(self.ctx, config, subject=self._subject(config)) as store:
                     listing = await store.listing()
                     cached = self.ctx.informers[constants.SNAPSHOT.plural].list()
                     known = {str(o["metadata"]["name"]): o for o in cached}

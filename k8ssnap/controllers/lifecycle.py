@@ -45,7 +45,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.controllers import attempts, outcomes
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.kube.api import KubeApi
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.metrics import Registry
@@ -117,8 +117,8 @@ class JobKind(Protocol[J_contra, R_contra]):
         """The InProgress status; a :class:`~k8ssnap.errors.ConfigError` fails the job instead."""
         ...
 
-    async def run(self, job: J_contra) -> Any:
-        """Do the work; any error fails the job with its reason."""
+    async def run(self, job: J_contra, *, subject: Subject) -> Any:
+        """Do the work (``subject`` is the job's resource, for Events); any error fails the job."""
         ...
 
     def report(self, job: J_contra, result: R_contra) -> Done:
@@ -211,7 +211,7 @@ class Lifecycle(Generic[J, R]):
                 raw, kind=self.kind.kind, reason="Resumed", message=self.kind.resumed_message
             )
         try:
-            result: R = await self.kind.run(job)
+            result: R = await self.kind.run(job, subject=Subject(self.kind.kind, raw))
         except errors.K8sSnapError as exc:
             await self._fail(raw, job, exc.reason, started)
             return

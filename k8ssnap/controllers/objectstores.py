@@ -24,8 +24,8 @@ from typing import Any
 from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import ObjectstoreConfig, parse_objectstore_config
-from k8ssnap.controllers import clusters
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers import clusters, insecure
+from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import stores
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
@@ -94,12 +94,19 @@ class ConfigStores:
 
     @asynccontextmanager
     async def __call__(
-        self, ctx: Context, name: str | None, *, max_elapsed: float | None = None
+        self, ctx: Context, name: str | None, *, subject: Subject, max_elapsed: float | None = None
     ) -> AsyncIterator[SnapshotStore]:
         settings, prefix = await settings_for(ctx, name)
+        if _unverified(settings):
+            await insecure.report(ctx, subject, insecure.STORE)
         budget = ctx.settings.max_retry_elapsed if max_elapsed is None else max_elapsed
         async with self._open_bucket(settings, retry.Backoff(initial=0.5, max_elapsed=budget)) as bucket:
             yield SnapshotStore(bucket, prefix=prefix)
+
+
+def _unverified(settings: S3Settings) -> bool:
+    """An https endpoint whose certificate is not checked (``--insecure``)."""
+    return not settings.verify_tls and not settings.insecure
 
 
 def users(ctx: Context, name: str) -> list[str]:
@@ -112,9 +119,10 @@ def users(ctx: Context, name: str) -> list[str]:
     ]
 
 
-async def _check(ctx: Context, name: str) -> tuple[str, str, bool | None]:
+async def _check(ctx: Context, raw: dict[str, Any]) -> tuple[str, str, bool | None]:
+    name, subject = raw["metadata"]["name"], Subject(constants.OBJECTSTORE_CONFIG, raw)
     try:
-        async with ctx.stores(ctx, name, max_elapsed=5.0) as store:
+        async with ctx.stores(ctx, name, subject=subject, max_elapsed=5.0) as store:
             await store.check(create=ctx.settings.create_bucket)
     except errors.ConfigError as exc:
         return constants.STORE_UNAVAILABLE, exc.reason, None
@@ -157,7 +165,7 @@ async def reconcile(ctx: Context, key: ObjectKey) -> Requeue | None:
         due = last[1] + ctx.settings.store_check_interval - time.monotonic()
         if due > 0:  # checked recently and unchanged: Snapshot events alone do not re-check S3
             return Requeue(after=due)
-    phase, reason, exists = await _check(ctx, key.name)
+    phase, reason, exists = await _check(ctx, raw)
     ctx.store_checks[key.name] = (generation, time.monotonic())
     now = dt.datetime.now(dt.UTC)
     generation = int(meta.get("generation") or 0)

@@ -33,7 +33,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restore_preference, parse_snapshot
 from k8ssnap.controllers import lifecycle
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import expiry
 from k8ssnap.domain.preference import Preference
 from k8ssnap.restore.job import RestoreJob, RestoreResult
@@ -125,9 +125,9 @@ class RestoreReconciler:
             message=f"restoring snapshot {snapshot.name} ({contents} objects)",
         )
 
-    async def run(self, job: Restore) -> RestoreResult:
+    async def run(self, job: Restore, *, subject: Subject) -> RestoreResult:
         snapshot = self._snapshot(job)
-        return await self._run(job, snapshot.spec.objectstore_config, self._preference(job))
+        return await self._run(job, snapshot.spec.objectstore_config, self._preference(job), subject)
 
     def report(self, job: Restore, result: RestoreResult) -> lifecycle.Done:
         until = expiry.restore_expiry(
@@ -187,9 +187,11 @@ class RestoreReconciler:
         except ValueError as exc:
             raise errors.ConfigError(f"RestorePreference {name!r} is invalid: {exc}") from None
 
-    async def _run(self, restore: Restore, store_name: str | None, preference: Preference) -> RestoreResult:
+    async def _run(
+        self, restore: Restore, store_name: str | None, preference: Preference, subject: Subject
+    ) -> RestoreResult:
         name = restore.spec.snapshot_name
-        async with self.ctx.stores(self.ctx, store_name) as store:
+        async with self.ctx.stores(self.ctx, store_name, subject=subject) as store:
             record = await store.record_if_any(name)
             sha256, size = (record.sha256, record.size) if record is not None else ("", 0)
             job = RestoreJob(
@@ -199,7 +201,7 @@ class RestoreReconciler:
                 preference=preference,
                 overwrite_existing=preference.overwrite_existing,
             )
-            async with self.ctx.clusters(self.ctx, restore.spec.kubeconfig) as kube:
+            async with self.ctx.clusters(self.ctx, restore.spec.kubeconfig, subject=subject) as kube:
                 return await self.engine.run(job, kube=kube, store=store)
 
     def _record(self, name: str, result: RestoreResult) -> None:

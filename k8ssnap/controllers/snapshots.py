@@ -38,7 +38,7 @@ from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
 from k8ssnap.controllers import lifecycle
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import expiry, timestamps
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
@@ -146,8 +146,8 @@ class SnapshotReconciler:
             message="taking the snapshot",
         )
 
-    async def run(self, job: Snapshot) -> SnapshotOutcome:
-        return await self._run(job)
+    async def run(self, job: Snapshot, *, subject: Subject) -> SnapshotOutcome:
+        return await self._run(job, subject)
 
     def report(self, job: Snapshot, outcome: SnapshotOutcome) -> lifecycle.Done:
         until = expiry.snapshot_expiry(
@@ -199,7 +199,7 @@ class SnapshotReconciler:
         )
         return True
 
-    async def _run(self, snap: Snapshot) -> SnapshotOutcome:
+    async def _run(self, snap: Snapshot, subject: Subject) -> SnapshotOutcome:
         ctx = self.ctx
         spec = RecordedSpec(
             cluster_name=snap.spec.cluster_name,
@@ -208,9 +208,9 @@ class SnapshotReconciler:
             objectstore_config=snap.spec.objectstore_config or "",
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
-        async with ctx.stores(ctx, snap.spec.objectstore_config) as store:
+        async with ctx.stores(ctx, snap.spec.objectstore_config, subject=subject) as store:
             await store.check(create=ctx.settings.create_bucket)
-            async with ctx.clusters(ctx, snap.spec.kubeconfig) as kube:
+            async with ctx.clusters(ctx, snap.spec.kubeconfig, subject=subject) as kube:
                 job = SnapshotJob(
                     name=snap.name, cluster_name=snap.spec.cluster_name, spec=spec, backoff=backoff
                 )
@@ -220,7 +220,8 @@ class SnapshotReconciler:
         if not snap.has_finalizer:
             return
         try:
-            async with self.ctx.stores(self.ctx, snap.spec.objectstore_config) as store:
+            subject = Subject(KIND, raw)
+            async with self.ctx.stores(self.ctx, snap.spec.objectstore_config, subject=subject) as store:
                 await store.delete(snap.name)
             message = "archive deleted"
         except (errors.ConfigError, errors.BucketMissing) as exc:

@@ -20,7 +20,7 @@ from k8ssnap.store.snapshots import SnapshotStore
 from k8ssnap.testing.store import FakeObjectStore
 
 if TYPE_CHECKING:
-    from k8ssnap.controllers.context import Context
+    from k8ssnap.controllers.context import Context, Subject
 
 
 class FakeStores:
@@ -35,7 +35,7 @@ class FakeStores:
 
     @asynccontextmanager
     async def __call__(
-        self, ctx: Context, name: str | None, *, max_elapsed: float | None = None
+        self, ctx: Context, name: str | None, *, subject: Subject, max_elapsed: float | None = None
     ) -> AsyncIterator[SnapshotStore]:
         self.opened.append(name)
         self.budgets.append(max_elapsed)
@@ -53,7 +53,7 @@ class FakeConnector:
         self.refused: Exception | None = None
 
     @asynccontextmanager
-    async def __call__(self, ctx: Context, ref: KubeconfigRef) -> AsyncIterator[KubeApi]:
+    async def __call__(self, ctx: Context, ref: KubeconfigRef, *, subject: Subject) -> AsyncIterator[KubeApi]:
         self.refs.append(ref)
         if ref.in_cluster:
             yield ctx.kube

@@ -12,7 +12,7 @@ import pytest
 from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.controllers import objectstores
-from k8ssnap.controllers.context import Settings
+from k8ssnap.controllers.context import Settings, Subject
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
 from k8ssnap.store.objectstore import ObjectStore
@@ -348,7 +348,8 @@ async def test_the_opener_yields_the_store_at_the_prefix_and_closes_it(s3: S3) -
     w = with_credentials(world(s3, Settings(max_retry_elapsed=42.0)))
     w.put(OSC, objectstore_config(spec={"bucket": "bkt", "cloudCredentialSecret": "creds", "prefix": "p"}))
 
-    async with w.ctx.stores(w.ctx, "store") as store:
+    subject = Subject(constants.SNAPSHOT, snapshot("s1"))
+    async with w.ctx.stores(w.ctx, "store", subject=subject) as store:
         assert store.objects is s3.store
         assert store.prefix == "p/"
         open_inside = not s3.store.closed
