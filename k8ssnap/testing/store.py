@@ -42,7 +42,8 @@ class FakeUpload:
         self._chunks.append(chunk)
 
     async def complete(self) -> StoredObject:
-        return self._store.add(self._key, b"".join(self._chunks), metadata=self._metadata)
+        data = b"".join(self._chunks)
+        return self._store.add(self._key, data[: len(data) - self._store.short_by], metadata=self._metadata)
 
     async def abort(self) -> None:
         self.aborted = True
@@ -61,6 +62,10 @@ class FakeObjectStore:
         self.check_errors: list[Exception] = []
         self.stale_cutoffs: list[tuple[str, dt.datetime]] = []
         self.closed = False
+        self.short_by = 0
+        """Uploads are stored this many bytes short (a store that loses the tail)."""
+        self.chunks_served = 0
+        self.downloads_closed = 0
         self._errors: dict[tuple[str, str], Exception] = {}
         for key, data in (objects or {}).items():
             self.add(key, data)
@@ -113,9 +118,14 @@ class FakeObjectStore:
         return self.add(key, data, metadata=metadata)
 
     async def download(self, key: str) -> AsyncIterator[bytes]:
+        """``key`` in ``chunk``-byte pieces; counts the pieces served and the downloads closed."""
         data = await self.get(key)
-        for start in range(0, len(data), self.chunk):
-            yield data[start : start + self.chunk]
+        try:
+            for start in range(0, len(data), self.chunk):
+                self.chunks_served += 1
+                yield data[start : start + self.chunk]
+        finally:
+            self.downloads_closed += 1
 
     async def get(self, key: str) -> bytes:
         self._op("get", key)
