@@ -84,7 +84,9 @@ async def test_fault_17_retaking_a_snapshot_aborts_the_orphaned_upload_of_its_ke
 
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
     engine = SnapshotEngine(slots=asyncio.Semaphore(5))
-    outcome = await engine.run(SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3)
+    outcome = await engine.run(
+        SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=SnapshotStore(s3)
+    )
 
     assert outcome.stored.size == len(await s3.get(key))
     listed = await client.list_multipart_uploads(Bucket=s3.bucket, Prefix=name)
