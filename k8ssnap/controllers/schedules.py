@@ -27,6 +27,7 @@ when retention and ``lastStatus`` catch up.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import zoneinfo
@@ -49,6 +50,8 @@ SNAPSHOT = constants.SNAPSHOT
 SKIPPED = "Skipped"
 MISSED = "Missed"
 _FINAL = ("Completed", "Failed")
+_RESULTS = ("started", "skipped", "missed", "completed", "failed")
+"""The ``result`` label values of ``k8ssnap_schedule_runs_total``."""
 
 
 def _utcnow() -> dt.datetime:
@@ -87,7 +90,7 @@ class ScheduleReconciler:
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
         if raw is None or raw["metadata"].get("deletionTimestamp"):
-            self._finished.pop(key.name, None)
+            self._forget(key.name)
             return None
         now = self._now()
         try:
@@ -123,6 +126,16 @@ class ScheduleReconciler:
         if step.next is None:
             return None
         return Requeue(after=max((step.next - now).total_seconds(), 0.5))
+
+    def _forget(self, schedule: str) -> None:
+        """Drop the series of a schedule that is gone, so no alert fires for it."""
+        self._finished.pop(schedule, None)
+        for family in (self._last_success, self._period, self._suspended):
+            with contextlib.suppress(KeyError):
+                family.remove(schedule)
+        for result in _RESULTS:
+            with contextlib.suppress(KeyError):
+                self._runs.remove(schedule, result)
 
     def _gauge(
         self, sched: SnapshotSchedule, *, when: cadence.Cadence, zone: zoneinfo.ZoneInfo, step: rules.Plan

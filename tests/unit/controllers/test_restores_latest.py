@@ -11,10 +11,10 @@ from k8ssnap.api import constants
 from k8ssnap.controllers.restores import RestoreReconciler
 from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.runtime.source import ObjectKey
+from k8ssnap.testing.adapters import FakeStores
 from tests.unit.controllers.fakes import (
     NS,
     FakeRestoreEngine,
-    FakeStore,
     World,
     restore,
     restore_result,
@@ -59,7 +59,7 @@ def fill(w: World, *snapshots: dict[str, Any]) -> list[str]:
     [({"schedule": "nightly"}, 1), ({"schedule": "nightly", "maxAge": "1h"}, 1), ({"clusterName": "c2"}, 4)],
 )
 async def test_latest_restores_the_newest_completed_match_and_records_it(
-    w: World, store: FakeStore, latest: dict[str, str], chosen: int
+    w: World, store: FakeStores, latest: dict[str, str], chosen: int
 ) -> None:
     names = fill(
         w,
@@ -90,7 +90,7 @@ async def test_latest_restores_the_newest_completed_match_and_records_it(
     ],
 )
 async def test_latest_fails_with_a_reason_when_none_fits(
-    w: World, store: FakeStore, latest: dict[str, str], words: str
+    w: World, store: FakeStores, latest: dict[str, str], words: str
 ) -> None:
     fill(w, made("", age_minutes=30), made("", age_minutes=1, phase="InProgress"))
     w.put(RST, restore(phase="InQueue", spec={"clusterName": "b", "latest": latest}))
@@ -105,7 +105,7 @@ async def test_latest_fails_with_a_reason_when_none_fits(
     assert failed["metadata"] == {"resourceVersion": "7"}
 
 
-async def test_a_resumed_restore_keeps_the_snapshot_it_chose(w: World, store: FakeStore) -> None:
+async def test_a_resumed_restore_keeps_the_snapshot_it_chose(w: World, store: FakeStores) -> None:
     older, newer = fill(w, made("", age_minutes=30), made("", age_minutes=5))
     resumed = restore(
         phase="InProgress",

@@ -301,3 +301,14 @@ async def test_outcomes_are_counted_once_and_last_success_is_exposed(w: World) -
     assert (status["lastStatus"], status["lastSuccessfulTime"], status["active"]) == (
         "Completed", ts(at(11)), None,
     )  # fmt: skip
+
+
+async def test_a_deleted_schedule_takes_its_series_with_it(w: World) -> None:
+    w.put(SCHED, schedule_raw())
+    rec = reconciler(w, Clock(10))
+    await rec.reconcile(KEY)
+    assert sample(w.ctx.metrics.render(), RUNS, schedule="nightly", result="started") == 1
+    w.remove(SCHED, "nightly")
+    await rec.reconcile(KEY)
+    text = w.ctx.metrics.render()
+    assert 'schedule="nightly"' not in text
