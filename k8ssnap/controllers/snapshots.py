@@ -246,7 +246,8 @@ class SnapshotReconciler:
             return
         try:
             async with objectstores.open_store(self.ctx, snap.spec.objectstore_config) as (store, prefix):
-                await store.delete(layout.archive_key(snap.name, prefix=prefix))
+                for key in layout.archive_keys(snap.name, prefix=prefix):
+                    await store.delete(key)
                 await store.delete(layout.record_key(snap.name, prefix=prefix))
             message = "archive deleted"
         except errors.ConfigError as exc:

@@ -8,7 +8,9 @@ through are spooled, raw, to their tier's file; the others are only
 counted (``numPreferenceExcluded``).
 
 Contract: :func:`take_in` returns only for an archive that is complete and
-intact. The reader's own checks (gzip CRC, tar structure, the version-1
+intact. An encrypted archive is decrypted on the way
+(:func:`k8ssnap.store.age.decrypted`, which checks the ciphertext against
+the record and fails on a wrong identity or damaged data). The reader's own checks (gzip CRC, tar structure, the version-1
 index) and then the job's expected sha256, size and snapshot name are all
 verified before it returns, and any mismatch raises
 :class:`~k8ssnap.errors.ArchiveError`. Nothing has been created in the
@@ -28,6 +30,7 @@ from k8ssnap.domain.tiers import Tiered, classify
 from k8ssnap.errors import ArchiveError
 from k8ssnap.restore.job import RestoreJob
 from k8ssnap.restore.spool import Spool
+from k8ssnap.store import age
 from k8ssnap.store.objectstore import ObjectStore
 
 
@@ -46,7 +49,10 @@ async def take_in(job: RestoreJob, *, store: ObjectStore, spool: Spool) -> Intak
     reader = ArchiveReader()
     facts = PlanFacts(preference=job.preference)
     excluded = 0
-    async for chunk in store.download(job.archive_key):
+    chunks = store.download(job.archive_key)
+    if job.decryption is not None:
+        chunks = age.decrypted(chunks, job.decryption, what=job.archive_key)
+    async for chunk in chunks:
         for entry in reader.feed(chunk):
             item = classify(entry.path, _object(entry), job.preference)
             facts.observe(item)

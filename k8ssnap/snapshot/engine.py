@@ -16,6 +16,7 @@ Pipeline::
       -> paginated LIST pages -> (path, JSON bytes) batches
       -> bounded queue (back-pressure)
       -> one writer task: ArchiveWriter (tar + gzip) -> Upload.write (multipart)
+                          [-> age encryption in a worker thread, if the job has recipients]
 
 At most ``slots`` pages are being parsed and ``queue_pages`` batches wait,
 and the upload holds at most a few parts, whatever the cluster's size.
@@ -35,13 +36,19 @@ from typing import Any
 import orjson
 
 from k8ssnap import errors, gcpause, retry
-from k8ssnap.archive.index import ArchiveIndex, RecordedSpec, SnapshotMeta, StoredRecord
+from k8ssnap.archive.index import (
+    ArchiveIndex,
+    RecordedEncryption,
+    RecordedSpec,
+    SnapshotMeta,
+    StoredRecord,
+)
 from k8ssnap.archive.writer import ArchiveWriter
 from k8ssnap.domain.paths import ApiResource, object_path
 from k8ssnap.domain.selection import discovery_failures, select_resources
 from k8ssnap.kube import discovery, listing
 from k8ssnap.kube.client import KubeClient
-from k8ssnap.store import layout
+from k8ssnap.store import age, layout
 from k8ssnap.store.objectstore import ObjectStore, StoredObject, Upload
 
 log = logging.getLogger(__name__)
@@ -60,11 +67,13 @@ class SnapshotJob:
     key_prefix: str = ""
     page_size: int = 500
     backoff: retry.Backoff = field(default_factory=retry.Backoff)
+    recipients: age.Recipients | None = None
+    """Encrypt the archive to these age recipients (stored as ``<name>.tgz.age``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotOutcome:
-    """A completed snapshot: its version, time, index and stored archive."""
+    """A completed snapshot: its version, time, index and stored archive (``sha256`` is the stored object's)."""
 
     resource_version: str
     timestamp: dt.datetime
@@ -143,8 +152,10 @@ class _Walk:
         job = self.job
         taken_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         writer = ArchiveWriter(snapshot_name=job.name, mtime=taken_at, level=gzip_level)
-        key = layout.archive_key(job.name, prefix=job.key_prefix)
-        upload = store.upload(key, metadata=layout.archive_metadata(job.name))
+        key = layout.archive_key(job.name, prefix=job.key_prefix, encrypted=job.recipients is not None)
+        plain = store.upload(key, metadata=layout.archive_metadata(job.name))
+        sealed = None if job.recipients is None else age.EncryptingUpload(plain, job.recipients)
+        upload: Upload = plain if sealed is None else sealed
         try:
             batches: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=queue_pages)
             async with asyncio.TaskGroup() as group:
@@ -163,14 +174,20 @@ class _Walk:
         except BaseException:
             await upload.abort()
             raise
-        record = StoredRecord(index=writer.index, sha256=writer.sha256, size=writer.size, spec=job.spec)
+        sha256, size, encryption = writer.sha256, writer.size, None
+        if sealed is not None and job.recipients is not None:
+            sha256, size = sealed.sha256, sealed.size
+            encryption = RecordedEncryption(format=age.FORMAT, recipients=job.recipients.keys)
+        record = StoredRecord(
+            index=writer.index, sha256=sha256, size=size, spec=job.spec, encryption=encryption
+        )
         await store.put(layout.record_key(job.name, prefix=job.key_prefix), record.to_json(), metadata={})
         return SnapshotOutcome(
             resource_version=self.rv,
             timestamp=taken_at,
             index=writer.index,
             stored=stored,
-            sha256=writer.sha256,
+            sha256=sha256,
             skipped=tuple(self.notes),
         )
 
