@@ -31,7 +31,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restore_preference, parse_snapshot
 from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers import clusters, objectstores
+from k8ssnap.controllers import clusters, encryption, objectstores
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.domain.preference import Preference
@@ -185,18 +185,25 @@ class RestoreReconciler:
     async def _run(self, restore: Restore, store_name: str | None, preference: Preference) -> RestoreResult:
         name = restore.spec.snapshot_name
         async with objectstores.open_store(self.ctx, store_name) as (store, prefix):
+            record: StoredRecord | None
             try:
                 record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
-                sha256, size = record.sha256, record.size
             except errors.ObjectMissing:
-                sha256, size = "", 0
+                record = None
+            decryption = await encryption.decryption_for(
+                self.ctx, restore=restore, snapshot=name, store_name=store_name, record=record
+            )
+            # an encrypted archive's record checks the ciphertext, in the decryption
+            checked = record is not None and decryption is None
+            sha256, size = (record.sha256, record.size) if checked and record is not None else ("", 0)
             job = RestoreJob(
                 snapshot_name=name,
-                archive_key=layout.archive_key(name, prefix=prefix),
+                archive_key=layout.archive_key(name, prefix=prefix, encrypted=decryption is not None),
                 expected_sha256=sha256,
                 expected_size=size,
                 preference=preference,
                 overwrite_existing=preference.overwrite_existing,
+                decryption=decryption,
             )
             async with clusters.connect(self.ctx, restore.spec.kubeconfig) as kube:
                 return await self.engine.run(job, kube=kube, store=store)

@@ -36,7 +36,7 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
-from k8ssnap.controllers import clusters, objectstores
+from k8ssnap.controllers import clusters, encryption, objectstores
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.runtime.controller import Requeue
@@ -194,6 +194,7 @@ class SnapshotReconciler:
             objectstore_config=snap.spec.objectstore_config or "",
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
+        recipients = await encryption.recipients_for(ctx, snap)
         async with objectstores.open_store(ctx, snap.spec.objectstore_config) as (store, prefix):
             await objectstores.ensure_bucket(ctx, store)
             async with clusters.connect(ctx, snap.spec.kubeconfig) as kube:
@@ -203,6 +204,7 @@ class SnapshotReconciler:
                     spec=spec,
                     key_prefix=prefix,
                     backoff=backoff,
+                    recipients=recipients,
                 )
                 return await self.engine.run(job, kube=kube, store=store)
 

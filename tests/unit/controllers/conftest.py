@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from k8ssnap.api.resources import ObjectstoreConfig, parse_objectstore_config
 from k8ssnap.controllers import objectstores
 from k8ssnap.controllers.context import Context
 from tests.unit.controllers.fakes import FakeStore, World, world
@@ -19,7 +20,8 @@ def w() -> World:
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
-    """A FakeStore that ``objectstores.open_store`` yields for every ObjectstoreConfig.
+    """A FakeStore that ``objectstores.open_store`` yields for every ObjectstoreConfig
+    (and ``config_for`` a config with the store's ``encryption``).
 
     ``store.opened`` lists the names asked for; a name in ``store.refused``
     raises the error it maps to instead.
@@ -33,5 +35,12 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
             raise fake.refused[name]
         yield fake, fake.prefix
 
+    async def config_for(ctx: Context, name: str | None) -> ObjectstoreConfig:
+        if name in fake.refused:
+            raise fake.refused[name]
+        spec = {"bucket": fake.bucket, "cloudCredentialSecret": "creds", "encryption": fake.encryption}
+        return parse_objectstore_config({"metadata": {"name": name or "only", "namespace": "ns"}, "spec": spec})
+
     monkeypatch.setattr(objectstores, "open_store", open_store)
+    monkeypatch.setattr(objectstores, "config_for", config_for)
     return fake

@@ -416,6 +416,8 @@ class FakeStore:
         #: ObjectstoreConfig names the patched ``open_store`` was asked for, and ones it refuses.
         self.opened: list[str | None] = []
         self.refused: dict[str | None, Exception] = {}
+        #: The ``spec.encryption`` of the ObjectstoreConfig the patched ``config_for`` returns.
+        self.encryption: dict[str, Any] = {}
         self._errors: dict[tuple[str, str], Exception] = {}
 
     def fail(self, op: str, key: str, error: Exception) -> None:

@@ -460,6 +460,7 @@ async def test_an_unchanged_spec_available_until_is_not_patched(w: World) -> Non
 
 
 async def test_deleting_removes_archive_and_record_then_the_finalizer(w: World, store: FakeStore) -> None:
+    """Both archive keys are deleted: the snapshot may have been encrypted (``.tgz.age``)."""
     store.add("team/snap.tgz", b"archive")
     store.add("team/snap.tgz.record.json", b"{}")
     store.add("team/other.tgz", b"archive")
@@ -468,7 +469,7 @@ async def test_deleting_removes_archive_and_record_then_the_finalizer(w: World, 
 
     assert await reconciler(w, engine).reconcile(KEY) is None
 
-    assert store.deleted() == ["team/snap.tgz", "team/snap.tgz.record.json"]
+    assert store.deleted() == ["team/snap.tgz", "team/snap.tgz.age", "team/snap.tgz.record.json"]
     assert set(store.blobs) == {"team/other.tgz"}
     assert store.opened == ["store"]
     assert w.kube.writes() == [finalizer_patch([KEEP])]
