@@ -10,7 +10,8 @@ counted (``numPreferenceExcluded``).
 Contract: :func:`take_in` returns only for an archive that is complete and
 intact. An encrypted archive is decrypted on the way
 (:func:`k8ssnap.store.age.decrypted`, which checks the ciphertext against
-the record and fails on a wrong identity or damaged data). The reader's own checks (gzip CRC, tar structure, the version-1
+the record and fails on a wrong identity or damaged data). The reader's
+own checks (gzip CRC, tar structure, the version-1
 index) and then the job's expected sha256, size and snapshot name are all
 verified before it returns, and any mismatch raises
 :class:`~k8ssnap.errors.ArchiveError`. Nothing has been created in the

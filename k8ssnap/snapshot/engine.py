@@ -73,7 +73,7 @@ class SnapshotJob:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotOutcome:
-    """A completed snapshot: its version, time, index and stored archive (``sha256`` is the stored object's)."""
+    """A completed snapshot: its version, time, index, stored archive and the stored object's sha256."""
 
     resource_version: str
     timestamp: dt.datetime

@@ -62,7 +62,8 @@ def snapshot_of(key: str, *, prefix: str = "") -> tuple[str, str] | None:
     if not key.startswith(prefix):
         return None
     rest = key[len(prefix) :]
-    for suffix, kind in ((RECORD_SUFFIX, "record"), (ARCHIVE_SUFFIX, "archive"), (ENCRYPTED_SUFFIX, "archive")):
+    suffixes = ((RECORD_SUFFIX, "record"), (ARCHIVE_SUFFIX, "archive"), (ENCRYPTED_SUFFIX, "archive"))
+    for suffix, kind in suffixes:
         if rest.endswith(suffix):
             name = rest[: -len(suffix)]
             return (name, kind) if _NAME.match(name) else None

@@ -39,7 +39,8 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
         if name in fake.refused:
             raise fake.refused[name]
         spec = {"bucket": fake.bucket, "cloudCredentialSecret": "creds", "encryption": fake.encryption}
-        return parse_objectstore_config({"metadata": {"name": name or "only", "namespace": "ns"}, "spec": spec})
+        meta = {"name": name or "only", "namespace": "ns"}
+        return parse_objectstore_config({"metadata": meta, "spec": spec})
 
     monkeypatch.setattr(objectstores, "open_store", open_store)
     monkeypatch.setattr(objectstores, "config_for", config_for)
