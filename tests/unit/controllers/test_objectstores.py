@@ -304,6 +304,23 @@ async def test_settings_come_from_the_spec_and_the_secrets(s3: S3) -> None:
     )
 
 
+async def test_server_side_encryption_reaches_the_store_settings_and_every_upload(s3: S3) -> None:
+    w = with_credentials(world())
+    sse = {"algorithm": "aws:kms", "kmsKeyId": "arn:aws:kms:eu-west-1:1:key/k"}
+    w.put(
+        OSC,
+        objectstore_config(
+            spec={"bucket": "b", "cloudCredentialSecret": "creds", "serverSideEncryption": sse}
+        ),
+    )
+
+    settings, _ = await objectstores.settings_for(w.ctx, "store")
+
+    assert (settings.server_side_encryption, settings.sse_kms_key_id) == ("aws:kms", sse["kmsKeyId"])
+    store = S3Store(settings, client=None, stack=None)  # type: ignore[arg-type]
+    assert store.sse_params == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": sse["kmsKeyId"]}
+
+
 async def test_a_config_missing_from_the_cache_is_read_from_the_api_server(s3: S3) -> None:
     w = with_credentials(world())
     w.kube.objects[PATH] = objectstore_config(spec={"bucket": "remote", "cloudCredentialSecret": "creds"})
