@@ -66,6 +66,8 @@ class ScaleResult:
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     load_average: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    encrypted: dict[str, float] = field(default_factory=dict)
+    """``--encrypted``: the age-encrypted snapshot's figures beside the plain one's."""
 
     @property
     def snapshot_ratio(self) -> float:
