@@ -414,15 +414,19 @@ async def decrypted(
     bridge = _Bridge(work=work, sink=out.put, digest="in", depth=depth)
 
     async def pump() -> None:
+        """Feed the thread; then the end marker (not when cancelled: nobody reads any more)."""
         try:
             async for chunk in chunks:
                 await bridge.feed(chunk)
             await bridge.finish()
+        except Exception:
+            await out.put(None)
+            raise
         finally:
             close = getattr(chunks, "aclose", None)
             if close is not None:
                 await close()
-            await out.put(None)
+        await out.put(None)
 
     task = asyncio.create_task(pump())
     try:

@@ -141,7 +141,7 @@ async def test_abort_stops_the_thread_while_it_waits_for_input() -> None:
 
 
 async def test_closing_the_plaintext_early_closes_the_download() -> None:
-    ciphertext, _ = await encrypt(os.urandom(2 << 20))
+    ciphertext, _ = await encrypt(os.urandom(8 << 20))  # more output than the queue holds
     closed = asyncio.Event()
 
     async def download() -> AsyncIterator[bytes]:
@@ -151,7 +151,7 @@ async def test_closing_the_plaintext_early_closes_the_download() -> None:
         finally:
             closed.set()
 
-    plain = age.decrypted(download(), age.Decryption(identities=identities()), what="k")
+    plain = age.decrypted(download(), age.Decryption(identities=identities()), what="k", depth=1)
     async for _ in plain:
         break
     await asyncio.wait_for(plain.aclose(), timeout=5)
