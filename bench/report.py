@@ -191,10 +191,10 @@ def table(run: Run) -> str:
         if r.encrypted:
             e = r.encrypted
             lines.append(
-                f"- x{r.scale} age encryption: time x{e['time_ratio']:.2f}, CPU {e['cpu_seconds']:.1f} s vs "
-                f"{e['plain_cpu_seconds']:.1f} s, peak RSS in the snapshot's window {e['peak_rss_mb']:.0f} MB vs"
-                f" "
-                f"{e['plain_peak_rss_mb']:.0f} MB (x{e['rss_ratio']:.2f})"
+                f"- x{r.scale} age encryption: time x{e['time_ratio']:.2f}, "
+                f"CPU {e['cpu_seconds']:.1f} s vs {e['plain_cpu_seconds']:.1f} s, "
+                f"peak RSS in the snapshot's window {e['peak_rss_mb']:.0f} MB "
+                f"vs {e['plain_peak_rss_mb']:.0f} MB (x{e['rss_ratio']:.2f})"
             )
     return "\n".join(lines)
 
