@@ -156,6 +156,8 @@ async def _keygen(ns: argparse.Namespace, console: Console) -> int:
 
 async def _snapshot(ns: argparse.Namespace, console: Console) -> int:
     recipients = cli_args.recipients(ns.recipient)
+    if recipients is not None and ns.output and not ns.output.name.endswith(".age"):
+        console.warn(f"{ns.output} will hold an age-encrypted archive; a name ending in .tgz.age says so")
     kubeconfig = cli_args.kubeconfig(ns.kubeconfig, os.environ)
     cluster_name = ns.cluster_name or cli_args.cluster_name(kubeconfig)
     options = SourceOptions(file=ns.output) if ns.output else _source(ns)
