@@ -2,7 +2,9 @@
 
 Runs on uvloop. SIGTERM and SIGINT stop it gracefully (see
 :mod:`k8ssnap.app.manager`). Exits 1 with a one-line reason when it
-cannot start (no namespace, no CRDs, an unusable kubeconfig).
+cannot start (no namespace, no CRDs, an unusable kubeconfig), and exits 1
+with the traceback logged when anything else ends it unexpectedly, so that
+the Deployment restarts a broken process.
 """
 
 from __future__ import annotations
@@ -46,10 +48,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = flagmod.parse(argv)
     logs.setup(flags.log_format)
     log.info("starting: namespace=%s snapshotthreads=%d", flags.namespace, flags.snapshot_threads)
+    if flags.insecure:
+        log.warning("--insecure: the object store's TLS certificate will not be verified")
+    if flags.insecure_kubeconfig_tls:
+        log.warning(
+            "--insecure-kubeconfig-tls: kubeconfigs of Snapshots and Restores may skip TLS verification"
+        )
     try:
         uvloop.run(_main(flags))
     except errors.K8sSnapError as exc:
         log.error("cannot run: %s", exc.reason)  # noqa: TRY400 - a reason, not a stack
+        return 1
+    except Exception:
+        log.exception("the controller failed; exiting to be restarted")
         return 1
     return 0
 
