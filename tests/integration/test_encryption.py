@@ -203,9 +203,7 @@ async def test_restore_needs_a_fitting_identity_and_either_recipient_restores(
         assert secret_path in first["status"]["created"]
         restored = await kube_b.get(secret_path)
         assert base64.b64decode(restored["data"]["password"]).decode() == value
-        # The other recipient's identity opens it too. Into cluster a, where it all exists:
-        # a second client for b's inline kubeconfig hits kubernetes_asyncio's temp-file
-        # cache, which the first client's close emptied (a separate, known problem).
+        # the other recipient's identity opens it too (into cluster a, where it all exists)
         second = restore("enc-id-1", "Completed", into=None)
         assert secret_path in second["status"]["alreadyExisted"]
     finally:
