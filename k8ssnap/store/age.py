@@ -10,11 +10,10 @@ is the bridge between pyrage's blocking ``encrypt_io``/``decrypt_io``
 * :func:`decrypted` turns a download iterator of ciphertext into one of
   plaintext.
 
-Each runs pyrage in one worker thread. The loop hands chunks to the thread
-through a bounded queue (``depth`` chunks), and the thread hands its output
-back in chunks of at most :data:`FLUSH` bytes, waiting until the loop has
-taken them; so memory stays flat whatever the archive's size (measured in
-docs/encryption.md), and a slow upload slows the archive writer down, as
+Each runs pyrage in one worker thread through
+:class:`~k8ssnap.store.threadpipe.ThreadPipe` (bounded queues both ways), so
+memory stays flat whatever the archive's size (measured in
+docs/performance.md), and a slow upload slows the archive writer down, as
 without encryption.
 
 Both also hash the *ciphertext* (the object in the bucket): its sha256 and
@@ -30,12 +29,9 @@ key pasted into a recipients Secret by mistake.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import hashlib
 import io
-import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -43,15 +39,13 @@ import pyrage
 from pyrage import x25519
 
 from k8ssnap import errors
+from k8ssnap.store import threadpipe
 from k8ssnap.store.objectstore import StoredObject, Upload
 
 FORMAT: Final = "age-encryption.org/v1"
 RECIPIENT_PREFIX: Final = "age1"
 IDENTITY_PREFIX: Final = "AGE-SECRET-KEY-1"
-FLUSH: Final = 1 << 20
-"""Bytes the worker thread collects before handing them to the loop."""
-DEPTH: Final = 4
-"""Chunks that may wait for the worker thread."""
+DEPTH: Final = threadpipe.DEPTH
 
 
 # -- keys ----------------------------------------------------------------------
@@ -147,191 +141,6 @@ class Decryption:
     expected_size: int = 0
 
 
-# -- the thread bridge ---------------------------------------------------------
-
-
-class _Aborted(Exception):
-    """The loop side gave up; the worker thread stops."""
-
-
-class _AgeFailure(Exception):
-    """pyrage failed (whatever it raised: its own errors, or OSError from inside a stream)."""
-
-
-_EOF: Final = b""
-
-
-class _Bridge:
-    """Runs ``work(reader, writer)`` in a thread; the loop feeds the reader and drains the writer.
-
-    ``feed`` and ``finish`` are called from the loop; ``sink`` is awaited on
-    the loop with each output chunk, one at a time, while the thread waits.
-    The sha256 and size of the input (``digest="in"``) or the output
-    (``"out"``) are kept.
-    """
-
-    def __init__(
-        self,
-        *,
-        work: Callable[[io.RawIOBase, io.RawIOBase], None],
-        sink: Callable[[bytes], Coroutine[Any, Any, None]],
-        digest: str,
-        depth: int = DEPTH,
-    ) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._inbox: asyncio.Queue[bytes] = asyncio.Queue(maxsize=depth)
-        self._done: asyncio.Future[None] = self._loop.create_future()
-        self._done.add_done_callback(self._drain)
-        self._sink = sink
-        self._work = work
-        self._hash = hashlib.sha256()
-        self._hash_input = digest == "in"
-        self.size = 0
-        self._failure: BaseException | None = None
-        self._aborted = threading.Event()
-        self._pending: concurrent.futures.Future[Any] | None = None
-        self._thread = threading.Thread(target=self._main, name="k8ssnap-age", daemon=True)
-        self._thread.start()
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    # loop side
-
-    async def feed(self, chunk: bytes) -> None:
-        """Hand ``chunk`` to the thread (waits while ``depth`` chunks are queued)."""
-        if self._done.done():
-            self._done.result()
-            raise RuntimeError("fed after the end")
-        if chunk:
-            await self._inbox.put(chunk)
-
-    async def finish(self) -> None:
-        """Signal the end of the input and wait for the thread; raise what it raised."""
-        if not self._done.done():
-            await self._inbox.put(_EOF)
-        await asyncio.shield(self._done)
-
-    async def abort(self) -> None:
-        """Stop the thread (best effort, idempotent)."""
-        self._aborted.set()
-        pending = self._pending
-        if pending is not None:
-            pending.cancel()
-        self._drain(None)
-        with contextlib.suppress(asyncio.QueueFull):
-            self._inbox.put_nowait(_EOF)
-        with contextlib.suppress(BaseException):
-            await asyncio.shield(self._done)
-
-    def _drain(self, _: object) -> None:
-        while not self._inbox.empty():
-            self._inbox.get_nowait()
-
-    # thread side
-
-    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        if self._aborted.is_set():
-            coro.close()
-            raise _Aborted
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        self._pending = future
-        try:
-            return future.result()
-        except concurrent.futures.CancelledError:
-            raise _Aborted from None
-        finally:
-            self._pending = None
-
-    def _main(self) -> None:
-        reader, writer = _Reader(self), _Writer(self)
-        outcome: BaseException | None = None
-        try:
-            self._work(reader, writer)
-            writer.flush_all()
-        except BaseException as exc:  # handed to the loop, raised there
-            outcome = self._failure or _AgeFailure(str(exc) or type(exc).__name__)
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            self._loop.call_soon_threadsafe(self._settle, outcome)
-
-    def _settle(self, outcome: BaseException | None) -> None:
-        if self._done.done():
-            return
-        if outcome is None:
-            self._done.set_result(None)
-        else:
-            self._done.set_exception(outcome)
-
-    def _next_input(self) -> bytes:
-        try:
-            chunk: bytes = self._call(self._inbox.get())
-        except BaseException as exc:
-            self._failure = self._failure or exc
-            raise
-        if self._aborted.is_set():
-            raise _Aborted
-        if self._hash_input:
-            self._hash.update(chunk)
-            self.size += len(chunk)
-        return chunk
-
-    def _output(self, data: bytes) -> None:
-        if not self._hash_input:
-            self._hash.update(data)
-            self.size += len(data)
-        try:
-            self._call(self._sink(data))
-        except BaseException as exc:
-            self._failure = self._failure or exc
-            raise
-
-
-class _Reader(io.RawIOBase):
-    """The thread's view of the loop's chunks."""
-
-    def __init__(self, bridge: _Bridge) -> None:
-        self._bridge = bridge
-        self._buffer = memoryview(b"")
-        self._eof = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer and not self._eof:
-            chunk = self._bridge._next_input()
-            self._eof = not chunk
-            self._buffer = memoryview(chunk)
-        count = min(len(target), len(self._buffer))
-        target[:count] = self._buffer[:count]
-        self._buffer = self._buffer[count:]
-        return count
-
-
-class _Writer(io.RawIOBase):
-    """Collects the thread's output into chunks of :data:`FLUSH` bytes for the loop."""
-
-    def __init__(self, bridge: _Bridge) -> None:
-        self._bridge = bridge
-        self._buffer = bytearray()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        self._buffer += data
-        if len(self._buffer) >= FLUSH:
-            self.flush_all()
-        return len(data)
-
-    def flush_all(self) -> None:
-        if self._buffer:
-            data = bytes(self._buffer)
-            self._buffer.clear()
-            self._bridge._output(data)
-
-
 # -- encryption ----------------------------------------------------------------
 
 
@@ -346,19 +155,21 @@ class EncryptingUpload:
         self._inner = inner
         self._recipients = recipients
         self._depth = depth
-        self._bridge: _Bridge | None = None
+        self._bridge: threadpipe.ThreadPipe | None = None
 
     def __repr__(self) -> str:
         return f"<EncryptingUpload to {len(self._recipients.keys)} recipients into {self._inner!r}>"
 
-    def _started(self) -> _Bridge:
+    def _started(self) -> threadpipe.ThreadPipe:
         if self._bridge is None:
             recipients = list(self._recipients._parsed)
 
             def work(reader: io.RawIOBase, writer: io.RawIOBase) -> None:
                 pyrage.encrypt_io(reader, writer, recipients)
 
-            self._bridge = _Bridge(work=work, sink=self._inner.write, digest="out", depth=self._depth)
+            self._bridge = threadpipe.ThreadPipe(
+                work=work, sink=self._inner.write, digest="out", depth=self._depth
+            )
         return self._bridge
 
     @property
@@ -376,7 +187,7 @@ class EncryptingUpload:
         bridge = self._started()
         try:
             await bridge.finish()
-        except _AgeFailure as exc:
+        except threadpipe.WorkFailed as exc:
             await self._inner.abort()
             raise errors.PermanentError(f"age encryption failed: {exc}") from None
         except BaseException:
@@ -411,7 +222,7 @@ async def decrypted(
     def work(reader: io.RawIOBase, writer: io.RawIOBase) -> None:
         pyrage.decrypt_io(reader, writer, identities)
 
-    bridge = _Bridge(work=work, sink=out.put, digest="in", depth=depth)
+    bridge = threadpipe.ThreadPipe(work=work, sink=out.put, digest="in", depth=depth)
 
     async def pump() -> None:
         """Feed the thread; then the end marker (not when cancelled: nobody reads any more)."""
@@ -445,14 +256,14 @@ async def decrypted(
 async def _settled(task: asyncio.Task[None], *, what: str) -> None:
     try:
         await task
-    except _AgeFailure as exc:
+    except threadpipe.WorkFailed as exc:
         raise errors.ArchiveError(
             f"archive {what} could not be decrypted ({exc}): it is damaged, or none of the"
             " identities given is one of its recipients"
         ) from None
 
 
-def _check(bridge: _Bridge, decryption: Decryption, *, what: str) -> None:
+def _check(bridge: threadpipe.ThreadPipe, decryption: Decryption, *, what: str) -> None:
     if decryption.expected_size and bridge.size != decryption.expected_size:
         raise errors.ArchiveError(
             f"archive {what} is {bridge.size} bytes, but its record says {decryption.expected_size}"
