@@ -21,12 +21,16 @@ Pipeline::
 At most ``slots`` pages are being parsed and ``queue_pages`` batches wait,
 and the upload holds at most a few parts, whatever the cluster's size.
 The archive becomes visible only when the upload completes; on any failure
-the upload is aborted.
+the upload is aborted. Before the engine returns (and the Snapshot can be
+marked Completed) the stored object's size must equal the bytes the
+archive writer produced; otherwise the object is deleted and the snapshot
+fails with :class:`~k8ssnap.errors.StorePermanent`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -175,9 +179,10 @@ class _Walk:
             await upload.abort()
             raise
         sha256, size, encryption = writer.sha256, writer.size, None
-        if sealed is not None and job.recipients is not None:
+        if sealed is not None and job.recipients is not None:  # the stored object is the ciphertext
             sha256, size = sealed.sha256, sealed.size
             encryption = RecordedEncryption(format=age.FORMAT, recipients=job.recipients.keys)
+        await _check_stored(store, stored, written=size)
         record = StoredRecord(
             index=writer.index, sha256=sha256, size=size, spec=job.spec, encryption=encryption
         )
@@ -227,6 +232,18 @@ class _Walk:
                 await upload.write(bytes(out))
             if self.progress is not None:
                 self.progress(writer.count)
+
+
+async def _check_stored(store: ObjectStore, stored: StoredObject, *, written: int) -> None:
+    """Delete ``stored`` and raise StorePermanent unless it holds exactly ``written`` bytes."""
+    if stored.size == written:
+        return
+    with contextlib.suppress(errors.StoreError):
+        await store.delete(stored.key)
+    raise errors.StorePermanent(
+        f"the object store kept {stored.size} bytes of archive {stored.key}, "
+        f"but {written} were written; the broken archive was deleted"
+    )
 
 
 def _entry(resource: ApiResource, item: dict[str, Any]) -> tuple[str, bytes]:

@@ -226,8 +226,11 @@ async def decrypted(
 
     async def pump() -> None:
         """Feed the thread; then the end marker (not when cancelled: nobody reads any more)."""
+        received = 0
         try:
             async for chunk in chunks:
+                received += len(chunk)
+                _check_received(received, decryption, what=what)
                 await bridge.feed(chunk)
             await bridge.finish()
         except Exception:
@@ -261,6 +264,13 @@ async def _settled(task: asyncio.Task[None], *, what: str) -> None:
             f"archive {what} could not be decrypted ({exc}): it is damaged, or none of the"
             " identities given is one of its recipients"
         ) from None
+
+
+def _check_received(received: int, decryption: Decryption, *, what: str) -> None:
+    if decryption.expected_size and received > decryption.expected_size:
+        raise errors.ArchiveError(
+            f"archive {what} is larger than the {decryption.expected_size} bytes its record says"
+        )
 
 
 def _check(bridge: threadpipe.ThreadPipe, decryption: Decryption, *, what: str) -> None:

@@ -71,3 +71,11 @@ def test_fault_damaged_identity_line_is_not_echoed() -> None:
 def test_fault_public_key_in_identity_secret_is_refused() -> None:
     with pytest.raises(errors.ConfigError, match="line 1 is not an age X25519 identity"):
         age.Identities.parse(RECIPIENT, what="Secret 'i'")
+
+
+async def test_fault_oversized_ciphertext_stops_at_the_recorded_size() -> None:
+    """A download longer than the record says stops there, not after reading it all."""
+    ciphertext, upload = await encrypt(DATA)
+    sized = age.Decryption(identities=identities(), expected_size=upload.size - 70_000)
+    with pytest.raises(errors.ArchiveError, match="larger than the"):
+        await decrypt(ciphertext, sized)
