@@ -33,6 +33,7 @@ from k8ssnap.kube.client import KubeClient
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store import age
 from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 
 VARIANTS = ("base", "l1", "id", "id+l1", "age")
 
@@ -67,7 +68,7 @@ async def _run(folder: Path, variants: list[str]) -> None:
             before = _rss()
             sampler = asyncio.create_task(_peak_rss())
             wall, cpu = time.perf_counter(), time.process_time()
-            outcome = await engine.run(job, kube=kube, store=store)
+            outcome = await engine.run(job, kube=kube, store=SnapshotStore(store))
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             sampler.cancel()
             peak = max(_PEAK[0], _rss())

@@ -38,11 +38,11 @@ from k8ssnap.domain.paths import (
 from k8ssnap.domain.preference import Preference
 from k8ssnap.domain.selection import select_resources
 from k8ssnap.kube import discovery
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
-from k8ssnap.store import age, layout
+from k8ssnap.store import age
 
 _PAGE = 500
 
@@ -59,7 +59,7 @@ async def snapshot(
     source: Source,
     name: str,
     *,
-    kube: KubeClient,
+    kube: KubeApi,
     cluster_name: str,
     overwrite: bool,
     run: RunOptions,
@@ -69,22 +69,17 @@ async def snapshot(
     """Take a snapshot of the cluster into the source as the controller would, encrypted to ``recipients``."""
     await source.store.check()
     if not overwrite:
-        for key in layout.archive_keys(name, prefix=source.prefix):
+        for encrypted in (False, True):
             try:
-                await source.store.head(key)
-            except errors.ObjectMissing:
+                await source.store.archive(name, encrypted=encrypted)
+            except errors.ArchiveMissing:
                 continue
             raise errors.ConfigError(
                 f"snapshot {name!r} already exists at {source.where(name)}; pass --overwrite to replace it"
             )
     spec = RecordedSpec(cluster_name=cluster_name, ttl=None, available_until=None, objectstore_config="")
     job = SnapshotJob(
-        name=name,
-        cluster_name=cluster_name,
-        spec=spec,
-        key_prefix=source.prefix,
-        backoff=run.backoff,
-        recipients=recipients,
+        name=name, cluster_name=cluster_name, spec=spec, backoff=run.backoff, recipients=recipients
     )
     engine = SnapshotEngine(slots=asyncio.Semaphore(run.concurrency))
     progress = console.progress_line()
@@ -113,7 +108,7 @@ async def restore(
     source: Source,
     name: str | None,
     *,
-    kube: KubeClient,
+    kube: KubeApi,
     preference: Preference,
     overwrite: bool,
     run: RunOptions,
@@ -128,7 +123,6 @@ async def restore(
     checked = record is not None and decryption is None
     job = RestoreJob(
         snapshot_name=snapshot_name,
-        archive_key=source.archive_key(key),
         expected_sha256=record.sha256 if checked and record is not None else "",
         expected_size=record.size if checked and record is not None else 0,
         preference=preference,
@@ -200,7 +194,7 @@ class _Live:
 
 
 async def diff(
-    source: Source, name: str, *, kube: KubeClient, options: DiffOptions, run: RunOptions, console: Console
+    source: Source, name: str, *, kube: KubeApi, options: DiffOptions, run: RunOptions, console: Console
 ) -> int:
     """Compare a snapshot with the live cluster and print what differs."""
     await source.require_archive(name)
@@ -238,7 +232,7 @@ async def diff(
     return 0
 
 
-async def _list_live(kube: KubeClient, *, options: DiffOptions, run: RunOptions, console: Console) -> _Live:
+async def _list_live(kube: KubeApi, *, options: DiffOptions, run: RunOptions, console: Console) -> _Live:
     found = await retry.retrying(lambda: discovery.discover(kube), backoff=run.backoff, what="discovery")
     live = _Live()
     for group_version, reason in sorted(found.failed.items()):
@@ -268,7 +262,7 @@ async def _list_live(kube: KubeClient, *, options: DiffOptions, run: RunOptions,
 
 
 async def _items(
-    kube: KubeClient, resource: ApiResource, *, namespace: str | None, run: RunOptions
+    kube: KubeApi, resource: ApiResource, *, namespace: str | None, run: RunOptions
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """``(path, object)`` of every live object of ``resource`` (in ``namespace`` if given)."""
     if namespace is not None and not resource.namespaced:

@@ -29,9 +29,9 @@ from k8ssnap.app.cli_progress import Progress
 from k8ssnap.archive.index import StoredRecord
 from k8ssnap.archive.reader import ArchiveReader, Entry, ReadSummary
 from k8ssnap.kube.client import KubeClient
-from k8ssnap.store import age, layout
-from k8ssnap.store.objectstore import ObjectStore
-from k8ssnap.store.s3 import S3Settings, S3Store
+from k8ssnap.store import age, s3
+from k8ssnap.store.s3 import S3Settings
+from k8ssnap.store.snapshots import SnapshotStore
 
 LOCAL = "local"
 """The name to read a local archive by: every name maps to its one file."""
@@ -80,40 +80,28 @@ def backoff(seconds: float) -> retry.Backoff:
 
 @dataclass(slots=True, kw_only=True)
 class Source:
-    """An open store and where in it snapshots are."""
+    """An open snapshot store (a bucket's, or one local file's)."""
 
-    store: ObjectStore
-    prefix: str
+    store: SnapshotStore
     local: Path | None
-    bucket: str = ""
     identities: age.Identities | None = None
     _records: dict[str, StoredRecord | None] = field(default_factory=dict)
 
-    def archive_key(self, name: str) -> str:
-        """The archive's key: ``.tgz.age`` once :meth:`record` has said it is encrypted."""
+    def encrypted(self, name: str) -> bool:
+        """Whether the archive is age-encrypted (``.tgz.age``), once :meth:`record` has been read."""
         record = self._records.get(name)
-        encrypted = record is not None and record.encryption is not None
-        return layout.archive_key(name, prefix=self.prefix, encrypted=encrypted)
-
-    def record_key(self, name: str) -> str:
-        return layout.record_key(name, prefix=self.prefix)
+        return record is not None and record.encryption is not None
 
     def where(self, name: str | None = None) -> str:
         """``s3://bucket/prefix/name.tgz``, or the local file, for messages."""
         if self.local is not None:
             return str(self.local)
-        key = self.archive_key(name) if name else self.prefix
-        return f"s3://{self.bucket}/{key}"
+        return self.store.where(name, encrypted=name is not None and self.encrypted(name))
 
     async def record(self, name: str) -> StoredRecord | None:
         """The snapshot's stored record; None if it has none (k8s-snap's archives)."""
         if name not in self._records:
-            try:
-                raw = await self.store.get(self.record_key(name))
-            except errors.ObjectMissing:
-                self._records[name] = None
-            else:
-                self._records[name] = StoredRecord.from_json(raw)
+            self._records[name] = await self.store.record_if_any(name)
         return self._records[name]
 
     async def decryption(self, name: str) -> age.Decryption | None:
@@ -140,8 +128,8 @@ class Source:
         """A readable error if the snapshot's archive is not there."""
         await self.record(name)  # an encrypted archive has another key
         try:
-            await self.store.head(self.archive_key(name))
-        except errors.ObjectMissing:
+            await self.store.archive(name, encrypted=self.encrypted(name))
+        except errors.ArchiveMissing:
             what = "no archive" if self.local is not None else f"no snapshot {name!r}"
             raise errors.ConfigError(f"{what} at {self.where(name)}") from None
 
@@ -163,24 +151,13 @@ async def open_source(options: SourceOptions) -> AsyncIterator[Source]:
         text = options.identity_file.read_text(encoding="utf-8")
         identities = age.Identities.parse(text, what=f"--identity {options.identity_file}")
     if options.file is not None:
-        yield Source(
-            store=LocalArchiveStore(options.file), prefix="", local=options.file, identities=identities
-        )
+        local = SnapshotStore(LocalArchiveStore(options.file))
+        yield Source(store=local, local=options.file, identities=identities)
         return
     if options.settings is None:
         raise ValueError("no S3 settings and no local file")
-    store = await S3Store.open(options.settings)
-    store.backoff = options.backoff
-    try:
-        yield Source(
-            store=store,
-            prefix=options.prefix,
-            local=None,
-            bucket=options.settings.bucket,
-            identities=identities,
-        )
-    finally:
-        await store.close()
+    async with s3.opened(options.settings, options.backoff) as bucket:
+        yield Source(store=SnapshotStore(bucket, prefix=options.prefix), local=None, identities=identities)
 
 
 @contextlib.asynccontextmanager
@@ -211,7 +188,7 @@ async def read_archive(
     reader = ArchiveReader()
     count = 0
     decryption = await source.decryption(name)
-    chunks = source.store.download(source.archive_key(name))
+    chunks = source.store.download_archive(name, encrypted=decryption is not None)
     if decryption is not None:  # checks the stored object against the record itself
         chunks = age.decrypted(chunks, decryption, what=source.where(name))
     try:
