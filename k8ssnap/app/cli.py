@@ -8,6 +8,7 @@
     k8ssnap diff SNAPSHOT [--namespace NS]        the snapshot against the live cluster
     k8ssnap snapshot NAME [--output FILE.tgz]     take one, without the controller
     k8ssnap restore NAME [--preference FILE]      restore one, without the controller
+    k8ssnap etcd-restore NAME --data-dir DIR      an EtcdSnapshot onto a control-plane node
 
 The bucket comes from ``--endpoint --bucket --region --prefix --insecure``
 and the keys from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (or
@@ -35,7 +36,7 @@ from typing import Any, TextIO
 import uvloop
 
 from k8ssnap import errors
-from k8ssnap.app import cli_args, cli_format
+from k8ssnap.app import cli_args, cli_etcd, cli_format
 from k8ssnap.app.cli_args import UsageError
 from k8ssnap.app.cli_bucket import get, list_snapshots, show
 from k8ssnap.app.cli_cluster import DiffOptions, RunOptions, diff, restore, snapshot
@@ -101,6 +102,8 @@ def parser() -> argparse.ArgumentParser:
                      help="a RestorePreference manifest (or its spec) choosing what to restore")  # fmt: skip
     rst.add_argument("--overwrite-existing", action="store_true",
                      help="replace objects that already exist (default: leave them)")  # fmt: skip
+    etcd = add("etcd-restore", _etcd_restore, "Restore an EtcdSnapshot into a new etcd data folder.", store)
+    cli_etcd.add_arguments(etcd)
     return root
 
 
@@ -165,6 +168,11 @@ async def _restore(ns: argparse.Namespace, console: Console) -> int:
             run=_run(ns),
             console=console,
         )
+
+
+async def _etcd_restore(ns: argparse.Namespace, console: Console) -> int:
+    async with open_source(_source(ns)) as source:
+        return await cli_etcd.etcd_restore(source, cli_etcd.options(ns), console)
 
 
 def _source(ns: argparse.Namespace) -> SourceOptions:

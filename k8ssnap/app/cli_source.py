@@ -25,7 +25,7 @@ from k8ssnap.app.cli_progress import Progress
 from k8ssnap.archive.index import StoredRecord
 from k8ssnap.archive.reader import ArchiveReader, Entry, ReadSummary
 from k8ssnap.kube.client import KubeClient
-from k8ssnap.store import layout
+from k8ssnap.store import folder, layout
 from k8ssnap.store.objectstore import ObjectStore
 from k8ssnap.store.s3 import S3Settings, S3Store
 
@@ -132,6 +132,15 @@ async def open_source(options: SourceOptions) -> AsyncIterator[Source]:
         return
     if options.settings is None:
         raise ValueError("no S3 settings and no local file")
+    if folder.is_folder_endpoint(options.settings.endpoint):
+        # the person at the terminal is the operator: the folder they name is the root
+        path = folder.endpoint_path(options.settings.endpoint)
+        local = folder.FolderStore.open(
+            endpoint=options.settings.endpoint, bucket=options.settings.bucket, root=path
+        )
+        local.backoff = options.backoff
+        yield Source(store=local, prefix=options.prefix, local=None, bucket=options.settings.bucket)
+        return
     store = await S3Store.open(options.settings)
     store.backoff = options.backoff
     try:
