@@ -70,6 +70,11 @@ RESTORE_PREFERENCE: Final = ResourceKind(
     short_names=("rpref",),
 )
 KINDS: Final = (SNAPSHOT, RESTORE, OBJECTSTORE_CONFIG, RESTORE_PREFERENCE)
+#: New in k8ssnap (k8s-snap had no such kind): an etcd snapshot plus the PKI. Kept out of
+#: KINDS, which are k8s-snap's: a controller whose cluster lacks its CRD runs without it.
+ETCD_SNAPSHOT: Final = ResourceKind(
+    kind="EtcdSnapshot", plural="etcdsnapshots", singular="etcdsnapshot", short_names=("etcdsnap",)
+)
 
 # --- phases ---------------------------------------------------------------
 

@@ -37,6 +37,10 @@ class Flags:
     """Deflate level of the archives, 1 (fast) to 9 (small)."""
     lister_concurrency: int | None = None
     """Bound on parallel LISTs across all snapshots; None: ``snapshot_threads``."""
+    pki_root: str | None = None
+    """The only folder EtcdSnapshots may read certificates from; None: none."""
+    folder_store_root: str | None = None
+    """The only folder a ``file://`` ObjectstoreConfig may use; None: none."""
 
 
 def _bool(text: str) -> bool:
@@ -119,6 +123,15 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="bound on parallel LISTs across all snapshots (default: --snapshotthreads)",
     )
+    p.add_argument(
+        "--pki-root", default=None, metavar="DIR",
+        help="the folder EtcdSnapshots' spec.pki is relative to, e.g. /host/etc/kubernetes/pki; "
+        "unset: no certificate folder may be read",
+    )  # fmt: skip
+    p.add_argument(
+        "--folder-store-root", default=None, metavar="DIR",
+        help="the folder file:// ObjectstoreConfigs must lie in, e.g. /backups; unset: none may be used",
+    )  # fmt: skip
     return p
 
 
@@ -148,4 +161,6 @@ def parse(argv: Sequence[str] | None = None) -> Flags:
         housekeeping_interval=ns.housekeeping_interval,
         lister_concurrency=ns.lister_concurrency,
         gzip_level=ns.gzip_level,
+        pki_root=ns.pki_root,
+        folder_store_root=ns.folder_store_root,
     )

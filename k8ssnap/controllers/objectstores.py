@@ -28,6 +28,8 @@ from k8ssnap.controllers import clusters
 from k8ssnap.controllers.context import Context
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
+from k8ssnap.store import folder
+from k8ssnap.store.objectstore import ObjectStore
 from k8ssnap.store.s3 import S3Settings, S3Store
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ async def settings_for(ctx: Context, name: str | None) -> tuple[S3Settings, str]
     return settings, prefix
 
 
-async def ensure_bucket(ctx: Context, store: S3Store) -> None:
+async def ensure_bucket(ctx: Context, store: ObjectStore) -> None:
     """Check the store; with ``--createbucket``, create a missing bucket instead of failing."""
     try:
         await store.check()
@@ -101,6 +103,27 @@ async def open_store(ctx: Context, name: str | None) -> AsyncIterator[tuple[S3St
         await store.close()
 
 
+@asynccontextmanager
+async def open_object_store(ctx: Context, name: str | None) -> AsyncIterator[tuple[ObjectStore, str]]:
+    """Like :func:`open_store`, and also a local folder for ``endpoint: file:///path``.
+
+    The folder must lie inside the operator's ``--folder-store-root``
+    (HostPathRefused otherwise): a custom resource never picks a host path
+    on its own authority.
+    """
+    config = await _config(ctx, name)
+    endpoint = config.spec.endpoint or ""
+    if not folder.is_folder_endpoint(endpoint):
+        async with open_store(ctx, name) as opened:
+            yield opened
+        return
+    store = folder.FolderStore.open(
+        endpoint=endpoint, bucket=config.spec.bucket, root=ctx.settings.folder_store_root
+    )
+    store.backoff = type(store.backoff)(initial=0.5, max_elapsed=ctx.settings.max_retry_elapsed)
+    yield store, f"{config.spec.prefix}/" if config.spec.prefix else ""
+
+
 def _users(ctx: Context, name: str) -> list[str]:
     """Snapshots that store into ``name``: by name, or by default when it is the only config."""
     configs = ctx.informers[constants.OBJECTSTORE_CONFIG.plural].list()
@@ -115,6 +138,10 @@ def _users(ctx: Context, name: str) -> list[str]:
 
 async def _check(ctx: Context, name: str) -> tuple[str, str, bool | None]:
     try:
+        if folder.is_folder_endpoint((await _config(ctx, name)).spec.endpoint or ""):
+            async with open_object_store(ctx, name) as (local, _):
+                await ensure_bucket(ctx, local)
+            return constants.STORE_AVAILABLE, "", True
         settings, _ = await settings_for(ctx, name)
         store = await S3Store.open(settings)
         store.backoff = type(store.backoff)(initial=0.5, max_elapsed=5.0)
