@@ -38,7 +38,6 @@ from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.store import layout
 from k8ssnap.store.objectstore import StoredObject
-from k8ssnap.store.s3 import S3Store
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ class _Listing:
     records: dict[str, StoredObject]
 
 
-async def _listing(store: S3Store, prefix: str) -> _Listing:
+async def _listing(store: objectstores.AnyStore, prefix: str) -> _Listing:
     archives: dict[str, StoredObject] = {}
     records: dict[str, StoredObject] = {}
     async for obj in store.list(prefix):
@@ -101,12 +100,12 @@ class Housekeeper:
         """One housekeeping pass over every ObjectstoreConfig; errors are logged, not raised."""
         for config in self._configs():
             try:
-                async with objectstores.open_store(self.ctx, config) as (store, prefix):
+                async with objectstores.open_object_store(self.ctx, config) as (store, prefix):
                     await self._sweep(config, store, prefix)
             except errors.K8sSnapError as exc:
                 log.warning("housekeeping of ObjectstoreConfig %s failed: %s", config, exc.reason)
 
-    async def _sweep(self, config: str, store: S3Store, prefix: str) -> None:
+    async def _sweep(self, config: str, store: objectstores.AnyStore, prefix: str) -> None:
         listing = await _listing(store, prefix)
         snapshots = self._snapshots(config)
         # any Snapshot of that name protects an archive, whatever config it names and even if
@@ -131,7 +130,7 @@ class Housekeeper:
         await store.abort_stale_uploads(prefix, older_than=cutoff)
 
     async def _matches(
-        self, store: S3Store, snap: Snapshot, archive: StoredObject, record: StoredObject | None
+        self, store: objectstores.AnyStore, snap: Snapshot, archive: StoredObject, record: StoredObject | None
     ) -> bool:
         """Size and time (to the second) as in the status, and the record's sha256 and size."""
         stored = snap.status.stored_timestamp
@@ -153,7 +152,9 @@ class Housekeeper:
             self._records[record.key] = cached
         return cached[1] == snap.status.stored_sha256 and cached[2] == archive.size
 
-    async def _delete_orphan(self, store: S3Store, prefix: str, name: str, obj: StoredObject) -> None:
+    async def _delete_orphan(
+        self, store: objectstores.AnyStore, prefix: str, name: str, obj: StoredObject
+    ) -> None:
         head = await store.head(obj.key)
         if not layout.is_ours(dict(head.metadata)):
             return
@@ -175,7 +176,7 @@ class Housekeeper:
         made = 0
         for config in self._configs():
             try:
-                async with objectstores.open_store(self.ctx, config) as (store, prefix):
+                async with objectstores.open_object_store(self.ctx, config) as (store, prefix):
                     listing = await _listing(store, prefix)
                     cached = self.ctx.informers[constants.SNAPSHOT.plural].list()
                     known = {str(o["metadata"]["name"]): o for o in cached}
@@ -193,7 +194,7 @@ class Housekeeper:
         return made
 
     async def _recreate(
-        self, config: str, store: S3Store, prefix: str, name: str, archive: StoredObject
+        self, config: str, store: objectstores.AnyStore, prefix: str, name: str, archive: StoredObject
     ) -> int:
         try:
             record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))

@@ -34,6 +34,9 @@ from k8ssnap.store.s3 import S3Settings, S3Store
 
 log = logging.getLogger(__name__)
 
+AnyStore = S3Store | folder.FolderStore
+"""The stores an ObjectstoreConfig can name: S3, or a local folder (``file://``)."""
+
 
 async def _config(ctx: Context, name: str | None) -> ObjectstoreConfig:
     if name is None:
@@ -104,7 +107,7 @@ async def open_store(ctx: Context, name: str | None) -> AsyncIterator[tuple[S3St
 
 
 @asynccontextmanager
-async def open_object_store(ctx: Context, name: str | None) -> AsyncIterator[tuple[ObjectStore, str]]:
+async def open_object_store(ctx: Context, name: str | None) -> AsyncIterator[tuple[AnyStore, str]]:
     """Like :func:`open_store`, and also a local folder for ``endpoint: file:///path``.
 
     The folder must lie inside the operator's ``--folder-store-root``

@@ -184,7 +184,7 @@ class RestoreReconciler:
 
     async def _run(self, restore: Restore, store_name: str | None, preference: Preference) -> RestoreResult:
         name = restore.spec.snapshot_name
-        async with objectstores.open_store(self.ctx, store_name) as (store, prefix):
+        async with objectstores.open_object_store(self.ctx, store_name) as (store, prefix):
             try:
                 record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
                 sha256, size = record.sha256, record.size

@@ -194,7 +194,7 @@ class SnapshotReconciler:
             objectstore_config=snap.spec.objectstore_config or "",
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
-        async with objectstores.open_store(ctx, snap.spec.objectstore_config) as (store, prefix):
+        async with objectstores.open_object_store(ctx, snap.spec.objectstore_config) as (store, prefix):
             await objectstores.ensure_bucket(ctx, store)
             async with clusters.connect(ctx, snap.spec.kubeconfig) as kube:
                 job = SnapshotJob(
@@ -245,7 +245,10 @@ class SnapshotReconciler:
         if not snap.has_finalizer:
             return
         try:
-            async with objectstores.open_store(self.ctx, snap.spec.objectstore_config) as (store, prefix):
+            async with objectstores.open_object_store(self.ctx, snap.spec.objectstore_config) as (
+                store,
+                prefix,
+            ):
                 await store.delete(layout.archive_key(snap.name, prefix=prefix))
                 await store.delete(layout.record_key(snap.name, prefix=prefix))
             message = "archive deleted"

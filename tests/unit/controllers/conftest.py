@@ -34,4 +34,5 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
         yield fake, fake.prefix
 
     monkeypatch.setattr(objectstores, "open_store", open_store)
+    monkeypatch.setattr(objectstores, "open_object_store", open_store)
     return fake
