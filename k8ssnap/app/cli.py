@@ -112,7 +112,9 @@ def parser() -> argparse.ArgumentParser:
 
 async def _list(ns: argparse.Namespace, console: Console) -> int:
     async with open_source(_source(ns)) as source:
-        return await list_snapshots(source, console)
+        code = await list_snapshots(source, console)
+        await cli_etcd.list_etcd_snapshots(source, console)
+        return code
 
 
 async def _show(ns: argparse.Namespace, console: Console) -> int:

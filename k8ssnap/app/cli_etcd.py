@@ -24,8 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from k8ssnap import errors
+from k8ssnap.app import cli_format as fmt
 from k8ssnap.app.cli_source import Console, Source
+from k8ssnap.archive.etcd import EtcdRecord
 from k8ssnap.restore import etcd as unpacking
+from k8ssnap.store import layout
 
 MEMBER_FLAGS = ("name", "initial-cluster", "initial-cluster-token", "initial-advertise-peer-urls", "wal-dir")
 
@@ -104,3 +107,24 @@ async def etcd_restore(source: Source, opts: EtcdRestoreOptions, console: Consol
         f"restored etcd snapshot {record.name} (revision {record.revision}) into {opts.data_dir}\n"
     )
     return 0
+
+
+async def list_etcd_snapshots(source: Source, console: Console) -> None:
+    """A second table for ``k8ssnap list``: the EtcdSnapshots under the prefix, if any."""
+    folder = f"{source.prefix}{layout.ETCD_FOLDER}"
+    records: list[EtcdRecord] = []
+    async for item in source.store.list(folder):
+        if item.key.endswith(layout.RECORD_SUFFIX):
+            try:
+                records.append(EtcdRecord.from_json(await source.store.get(item.key)))
+            except errors.K8sSnapError as exc:
+                console.warn(f"{item.key}: record not readable: {exc.reason}")
+    if not records:
+        return
+    rows = (
+        (r.name, r.etcd_version, str(r.revision), fmt.human_size(r.db_size), fmt.human_size(r.size),
+         "yes" if r.private_keys else "no", fmt.format_time(r.taken_at))
+        for r in sorted(records, key=lambda r: (r.taken_at, r.name))
+    )  # fmt: skip
+    headers = ("ETCD SNAPSHOT", "ETCD", "REVISION", "DB", "SIZE", "KEYS", "TIME")
+    console.out.write("\n" + fmt.table(headers, rows, numeric=(2, 3, 4)))

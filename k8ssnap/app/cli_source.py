@@ -93,6 +93,8 @@ class Source:
         if self.local is not None:
             return str(self.local)
         key = self.archive_key(name) if name else self.prefix
+        if isinstance(self.store, folder.FolderStore):
+            return f"{self.store.folder}/{key}"
         return f"s3://{self.bucket}/{key}"
 
     async def record(self, name: str) -> StoredRecord | None:
