@@ -127,7 +127,7 @@ async def test_a_control_plane_comes_back_from_an_etcd_snapshot(
     c.kubectl("apply", "-f", "-", input=_configmap("dr", "before"))
     controller = ControllerProcess(
         kubeconfig=c.info.kubeconfig, namespace=CONTROLLER_NS, log=tmp_path / "controller-c.log",
-        extra=[f"--pki-root={c.folder}"],
+        extra=[f"--pki-root={c.folder}", "--createbucket"],
     )  # fmt: skip
     controller.start()
     try:
