@@ -2,7 +2,9 @@
 
 Runs on uvloop. SIGTERM and SIGINT stop it gracefully (see
 :mod:`k8ssnap.app.manager`). Exits 1 with a one-line reason when it
-cannot start (no namespace, no CRDs, an unusable kubeconfig).
+cannot start (no namespace, no CRDs, an unusable kubeconfig), and exits 1
+with the traceback logged when anything else ends it unexpectedly, so that
+the Deployment restarts a broken process.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         uvloop.run(_main(flags))
     except errors.K8sSnapError as exc:
         log.error("cannot run: %s", exc.reason)  # noqa: TRY400 - a reason, not a stack
+        return 1
+    except Exception:
+        log.exception("the controller failed; exiting to be restarted")
         return 1
     return 0
 

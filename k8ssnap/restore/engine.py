@@ -20,9 +20,10 @@ Contracts:
   one has an outcome. Inside a tier at most ``concurrency`` objects are
   in flight, and memory holds at most that many objects.
 * Per-object problems (excluded, not served, API errors after retries,
-  a claim that does not bind) go to the result lists; they never stop
-  the restore. Only store, archive and spool failures, and a destination
-  whose discovery or resourceVersion cannot be read, raise.
+  a claim that does not bind, and any unexpected error about one object)
+  go to the result lists; they never stop the restore. Only store,
+  archive and spool failures, and a destination whose discovery or
+  resourceVersion cannot be read, raise.
 * The spool directory is removed however :meth:`RestoreEngine.run` ends.
 """
 
@@ -188,7 +189,20 @@ class _Run:
         log.debug("tier %s: %d objects done", tier.name, count)
 
     async def _restore(self, path: str, body: bytes) -> None:
-        """Decide and, if kept, write one spooled object; record its outcome."""
+        """Decide and, if kept, write one spooled object; record its outcome.
+
+        Any unexpected error about this one object (a bug meeting an odd
+        archived object) becomes its ``failed`` entry, never the end of the
+        restore: earlier tiers are already created, and the other objects
+        deserve their turn. Cancellation still ends the restore.
+        """
+        try:
+            await self._place(path, body)
+        except Exception as error:
+            log.exception("restore of %s: unexpected error about %s", self.job.snapshot_name, path)
+            self.ledger.failed(path, f"internal error: {type(error).__name__}: {error}")
+
+    async def _place(self, path: str, body: bytes) -> None:
         obj = orjson.loads(body)
         reason = exclusion_reason(path, obj, self.facts)
         if reason is not None:
