@@ -39,7 +39,8 @@ class FakeEtcd:
         self._server: grpc.aio.Server | None = None
         self.url = ""
 
-    async def start(self) -> str:
+    async def start(self, *, tls: tuple[bytes, bytes, bytes] | None = None) -> str:
+        """Serve on a free port; ``tls`` = (server cert, key, client CA) requires client certificates."""
         server = grpc.aio.server()
         server.add_generic_rpc_handlers(
             (
@@ -56,10 +57,15 @@ class FakeEtcd:
                 ),
             )
         )
-        port = server.add_insecure_port("127.0.0.1:0")
+        if tls is None:
+            port = server.add_insecure_port("127.0.0.1:0")
+        else:
+            cert, key, ca = tls
+            creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=True)
+            port = server.add_secure_port("127.0.0.1:0", creds)
         await server.start()
         self._server = server
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         return self.url
 
     async def stop(self) -> None:

@@ -168,7 +168,11 @@ class Manager:
         if self.etcd_snapshots:
             plural = constants.ETCD_SNAPSHOT.plural
             queues[plural] = self._queue(plural)
-            _enqueue_on_change(informers[plural], queues[plural])
+            _enqueue_on_change(
+                informers[plural],
+                queues[plural],
+                also=(queues["objectstoreconfigs"], "objectstoreConfig", informers["objectstoreconfigs"]),
+            )
             etcd = EtcdSnapshotReconciler(ctx)
             workers = self.settings.snapshot_threads
             controllers.append(self._controller(plural, queues, etcd.reconcile, workers))

@@ -128,11 +128,13 @@ async def open_object_store(ctx: Context, name: str | None) -> AsyncIterator[tup
 
 
 def _users(ctx: Context, name: str) -> list[str]:
-    """Snapshots that store into ``name``: by name, or by default when it is the only config."""
+    """Snapshots (and EtcdSnapshots, when that kind is served) that store into ``name``:
+    by name, or by default when it is the only config."""
     configs = ctx.informers[constants.OBJECTSTORE_CONFIG.plural].list()
     only = len(configs) == 1 and configs[0]["metadata"]["name"] == name
     users = []
-    for obj in ctx.informers[constants.SNAPSHOT.plural].list():
+    etcd = ctx.informers.get(constants.ETCD_SNAPSHOT.plural)
+    for obj in [*ctx.informers[constants.SNAPSHOT.plural].list(), *(etcd.list() if etcd else [])]:
         named = (obj.get("spec") or {}).get("objectstoreConfig")
         if named == name or (not named and only):
             users.append(str(obj["metadata"]["name"]))

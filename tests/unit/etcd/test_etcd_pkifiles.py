@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from k8ssnap.errors import HostPathRefused
+from k8ssnap.etcd import pkifiles
 from k8ssnap.etcd.pkifiles import read_pki
 
 
@@ -50,10 +52,22 @@ def test_a_link_inside_the_root_is_followed(root: Path) -> None:
     assert {f.name: f.content for f in files}["alias.crt"].endswith(b"ca\n")
 
 
-def test_fault_symlinked_file_escaping_the_root_is_refused(root: Path) -> None:
+def test_fault_symlinked_file_escaping_the_root_is_refused(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     os.symlink(root.parent / "secret", root / "etcd" / "stolen.crt")
+    opened: list[str] = []
+    real_open = os.open
+
+    def recording_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        opened.append(os.path.realpath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(pkifiles.os, "open", recording_open)
     with pytest.raises(HostPathRefused, match="outside --pki-root"):
         read_pki(pki="etcd", root=str(root), certificates_only=False)
+    assert opened  # the files inside were opened through the recorder...
+    assert all(p.startswith(f"{root}/") for p in opened), opened  # ...and nothing outside
 
 
 def test_fault_symlinked_folder_escaping_the_root_is_refused(root: Path) -> None:
