@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Any
 
-from k8ssnap import errors
+from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.api import etcd as api
 from k8ssnap.archive.etcd import EtcdRecord
@@ -163,8 +163,15 @@ class EtcdSnapshotReconciler:
                 key_prefix=prefix,
                 gzip_level=ctx.settings.gzip_level,
             )
-            return await take_etcd_snapshot(
-                job=job, store=store, now=dt.datetime.now(dt.UTC).replace(microsecond=0)
+            backoff = retry.Backoff(initial=0.5, max_elapsed=ctx.settings.max_retry_elapsed)
+            # etcd unreachable or a stream cut by a leader change: take it again from the start
+            # (each failed attempt aborted its upload) within --maxretryelapsedsec.
+            return await retry.retrying(
+                lambda: take_etcd_snapshot(
+                    job=job, store=store, now=dt.datetime.now(dt.UTC).replace(microsecond=0)
+                ),
+                backoff=backoff,
+                what=f"etcd snapshot {snap.name}",
             )
 
     async def _fail(self, raw: dict[str, Any], snap: api.EtcdSnapshot, reason: str, started: float) -> None:

@@ -136,3 +136,20 @@ async def test_deleting_removes_archive_and_record_then_the_finalizer(store: Fak
     await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
     assert not store.blobs
     assert w.kube.writes()[-1].body["metadata"]["finalizers"] == []
+
+
+async def test_a_stream_cut_by_etcd_is_taken_again_and_completes(store: FakeStore) -> None:
+    fake = FakeEtcd(db=DB, fault="abort", faults=1)
+    url = await fake.start()
+    try:
+        w = _world(max_retry_elapsed=30.0)
+        w.put(KIND, etcd_snapshot(phase="InQueue", endpoints=[url]))
+        await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    finally:
+        await fake.stop()
+    assert fake.snapshots == 2
+    assert [s["phase"] for s in _status_writes(w)] == ["InProgress", "Completed"]
+    assert list(store.blobs) == [
+        layout.etcd_archive_key("etcd1", prefix="team/"),
+        layout.etcd_record_key("etcd1", prefix="team/"),
+    ]
