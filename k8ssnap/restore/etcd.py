@@ -35,6 +35,7 @@ _CHUNK = 1 << 20
 KEY_MODE = 0o600
 CERT_MODE = 0o644
 DIR_MODE = 0o700
+MAX_PKI_FILE = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,8 @@ def _write_pki(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, root: P
     relative = PurePosixPath(name)
     if not name or relative.is_absolute() or ".." in relative.parts or "\\" in name or "\x00" in name:
         raise errors.ArchiveError(f"PKI entry {member.name!r} is not a plain relative path")
+    if member.size > MAX_PKI_FILE:
+        raise errors.ArchiveError(f"PKI entry {member.name!r} is {member.size} bytes; not a PKI file")
     source = tar.extractfile(member)
     assert source is not None
     content = source.read(member.size)

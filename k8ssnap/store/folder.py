@@ -234,7 +234,8 @@ class FolderStore:
             handle.close()
 
     async def list(self, prefix: str) -> AsyncIterator[StoredObject]:
-        """Every key starting with ``prefix``, sorted, streamed in batches."""
+        """Every key starting with ``prefix``, sorted: names gathered by one walk, sizes and
+        times read and yielded a thousand at a time."""
         keys = await self._io(f"LIST {prefix!r}", lambda: sorted(self._walk(prefix)))
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
