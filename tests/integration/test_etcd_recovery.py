@@ -243,3 +243,14 @@ async def test_an_etcd_snapshot_without_pki_completes_and_its_deletion_removes_t
     kubectl_a("delete", "etcdsnapshot", name, "-n", CONTROLLER_NS, "--timeout=60s")
     keys = [o.key async for o in controller_store.list(layout.ETCD_FOLDER)]
     assert layout.etcd_archive_key(name) not in keys and layout.etcd_record_key(name) not in keys
+
+
+def test_the_control_plane_overlay_renders_the_mounts_and_flags(devenv: env.EnvironmentInfo) -> None:
+    root = Path(__file__).resolve().parents[2]
+    rendered = subprocess.run(
+        [str(devenv.kubectl), "kustomize", str(root / "overlays" / "control-plane")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for needle in ("--pki-root=/host/etc/kubernetes/pki", "--folder-store-root=/backups",
+                   "path: /etc/kubernetes/pki", "node-role.kubernetes.io/control-plane", "readOnly: true"):  # fmt: skip
+        assert needle in rendered, needle
