@@ -251,6 +251,12 @@ def test_the_control_plane_overlay_renders_the_mounts_and_flags(devenv: env.Envi
         [str(devenv.kubectl), "kustomize", str(root / "overlays" / "control-plane")],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    for needle in ("--pki-root=/host/etc/kubernetes/pki", "--folder-store-root=/backups",
-                   "path: /etc/kubernetes/pki", "node-role.kubernetes.io/control-plane", "readOnly: true"):  # fmt: skip
+    needles = (
+        "--pki-root=/host/etc/kubernetes/pki",
+        "--folder-store-root=/backups",
+        "path: /etc/kubernetes/pki",
+        "node-role.kubernetes.io/control-plane",
+        "readOnly: true",
+    )
+    for needle in needles:
         assert needle in rendered, needle
