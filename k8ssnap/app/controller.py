@@ -48,6 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     flags = flagmod.parse(argv)
     logs.setup(flags.log_format)
     log.info("starting: namespace=%s snapshotthreads=%d", flags.namespace, flags.snapshot_threads)
+    if flags.insecure:
+        log.warning("--insecure: the object store's TLS certificate will not be verified")
+    if flags.insecure_kubeconfig_tls:
+        log.warning(
+            "--insecure-kubeconfig-tls: kubeconfigs of Snapshots and Restores may skip TLS verification"
+        )
     try:
         uvloop.run(_main(flags))
     except errors.K8sSnapError as exc:

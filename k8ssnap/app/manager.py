@@ -61,6 +61,7 @@ def settings_from(flags: Flags) -> Settings:
         restore_threads=flags.restore_threads,
         max_retry_elapsed=flags.max_retry_elapsed_sec,
         insecure=flags.insecure,
+        insecure_kubeconfig_tls=flags.insecure_kubeconfig_tls,
         create_bucket=flags.create_bucket,
         housekeep_store=flags.housekeep_store,
         restore_snapshots=flags.restore_snapshots,

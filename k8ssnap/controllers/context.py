@@ -31,6 +31,9 @@ class Settings:
     restore_threads: int = 8
     max_retry_elapsed: float = 300.0
     insecure: bool = False
+    """``--insecure``: the object store's TLS certificate is not verified."""
+    insecure_kubeconfig_tls: bool = False
+    """``--insecure-kubeconfig-tls``: a kubeconfig from a custom resource may skip TLS verification."""
     create_bucket: bool = False
     housekeep_store: bool = True
     restore_snapshots: bool = True

@@ -26,7 +26,7 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.api import etcd as api
 from k8ssnap.archive.etcd import EtcdRecord
-from k8ssnap.controllers import clusters, objectstores
+from k8ssnap.controllers import clusters, insecure, objectstores
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.etcd.client import EtcdTls
@@ -113,7 +113,7 @@ class EtcdSnapshotReconciler:
         )
         started = time.monotonic()
         try:
-            record = await self._run(snap)
+            record = await self._run(raw, snap)
         except errors.K8sSnapError as exc:
             await self._fail(raw, snap, exc.reason, started)
             return
@@ -148,10 +148,12 @@ class EtcdSnapshotReconciler:
             observed_generation=snap.generation,
         )
 
-    async def _run(self, snap: api.EtcdSnapshot) -> EtcdRecord:
+    async def _run(self, raw: dict[str, Any], snap: api.EtcdSnapshot) -> EtcdRecord:
         ctx = self.ctx
         tls = await _tls(ctx, snap.spec.tls_secret)
-        async with objectstores.open_object_store(ctx, snap.spec.objectstore_config) as (store, prefix):
+        subject = insecure.Subject(KIND, raw)
+        opening = objectstores.open_object_store(ctx, snap.spec.objectstore_config, subject=subject)
+        async with opening as (store, prefix):
             await objectstores.ensure_bucket(ctx, store)
             job = EtcdSnapshotJob(
                 name=snap.name,
@@ -199,7 +201,9 @@ class EtcdSnapshotReconciler:
         if not snap.has_finalizer:
             return
         try:
-            async with objectstores.open_object_store(self.ctx, snap.spec.objectstore_config) as (
+            async with objectstores.open_object_store(
+                self.ctx, snap.spec.objectstore_config, subject=insecure.Subject(KIND, raw)
+            ) as (
                 store,
                 prefix,
             ):

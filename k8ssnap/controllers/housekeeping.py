@@ -36,7 +36,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers import objectstores
+from k8ssnap.controllers import insecure, objectstores
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.store import layout
@@ -95,6 +95,11 @@ class Housekeeper:
                 found[snap.name] = snap
         return found
 
+    def _subject(self, config: str) -> insecure.Subject:
+        """The ObjectstoreConfig ``config``, for Events about using its store."""
+        raw = self.ctx.cached(constants.OBJECTSTORE_CONFIG, config) or {"metadata": {"name": config}}
+        return insecure.Subject(constants.OBJECTSTORE_CONFIG, raw)
+
     async def run(self) -> None:
         """Sweep now and then every interval, until cancelled."""
         while True:
@@ -105,7 +110,8 @@ class Housekeeper:
         """One housekeeping pass over every ObjectstoreConfig; errors are logged, not raised."""
         for config in self._configs():
             try:
-                async with objectstores.open_object_store(self.ctx, config) as (store, prefix):
+                opening = objectstores.open_object_store(self.ctx, config, subject=self._subject(config))
+                async with opening as (store, prefix):
                     await self._sweep(config, store, prefix)
             except errors.K8sSnapError as exc:
                 log.warning("housekeeping of ObjectstoreConfig %s failed: %s", config, exc.reason)
@@ -181,7 +187,8 @@ class Housekeeper:
         made = 0
         for config in self._configs():
             try:
-                async with objectstores.open_object_store(self.ctx, config) as (store, prefix):
+                opening = objectstores.open_object_store(self.ctx, config, subject=self._subject(config))
+                async with opening as (store, prefix):
                     listing = await _listing(store, prefix)
                     cached = self.ctx.informers[constants.SNAPSHOT.plural].list()
                     known = {str(o["metadata"]["name"]): o for o in cached}

@@ -35,7 +35,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restore_preference, parse_snapshot
 from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers import attempts, clusters, objectstores, outcomes
+from k8ssnap.controllers import attempts, clusters, insecure, objectstores, outcomes
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.domain.preference import Preference
@@ -136,7 +136,9 @@ class RestoreReconciler:
             return
         await self._claim(raw, snapshot, resumed=resumed)
         try:
-            result = await self._run(restore, snapshot.spec.objectstore_config, self._preference(restore))
+            result = await self._run(
+                raw, restore, snapshot.spec.objectstore_config, self._preference(restore)
+            )
         except errors.K8sSnapError as exc:
             await self._fail(raw, restore, exc.reason, started)
             return
@@ -217,9 +219,12 @@ class RestoreReconciler:
         except ValueError as exc:
             raise errors.ConfigError(f"RestorePreference {name!r} is invalid: {exc}") from None
 
-    async def _run(self, restore: Restore, store_name: str | None, preference: Preference) -> RestoreResult:
+    async def _run(
+        self, raw: dict[str, Any], restore: Restore, store_name: str | None, preference: Preference
+    ) -> RestoreResult:
         name = restore.spec.snapshot_name
-        async with objectstores.open_object_store(self.ctx, store_name) as (store, prefix):
+        subject = insecure.Subject(KIND, raw)
+        async with objectstores.open_object_store(self.ctx, store_name, subject=subject) as (store, prefix):
             try:
                 record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
                 sha256, size = record.sha256, record.size
@@ -233,7 +238,7 @@ class RestoreReconciler:
                 preference=preference,
                 overwrite_existing=preference.overwrite_existing,
             )
-            async with clusters.connect(self.ctx, restore.spec.kubeconfig) as kube:
+            async with clusters.connect(self.ctx, restore.spec.kubeconfig, subject=subject) as kube:
                 return await self.engine.run(job, kube=kube, store=store)
 
     def _record(self, name: str, result: RestoreResult, elapsed: float) -> None:

@@ -40,7 +40,7 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
-from k8ssnap.controllers import attempts, clusters, objectstores, outcomes
+from k8ssnap.controllers import attempts, clusters, insecure, objectstores, outcomes
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.runtime.controller import Requeue
@@ -155,7 +155,7 @@ class SnapshotReconciler:
             return
         await self._claim(raw, snap, resumed=resumed)
         try:
-            outcome = await self._run(snap)
+            outcome = await self._run(raw, snap)
         except errors.K8sSnapError as exc:
             await self._fail(raw, snap, exc.reason, started)
             return
@@ -219,8 +219,9 @@ class SnapshotReconciler:
         )
         return outcomes.Report(body=body, event=("Completed", message))
 
-    async def _run(self, snap: Snapshot) -> SnapshotOutcome:
+    async def _run(self, raw: dict[str, Any], snap: Snapshot) -> SnapshotOutcome:
         ctx = self.ctx
+        subject = insecure.Subject(KIND, raw)
         spec = RecordedSpec(
             cluster_name=snap.spec.cluster_name,
             ttl=snap.spec.ttl,
@@ -228,9 +229,12 @@ class SnapshotReconciler:
             objectstore_config=snap.spec.objectstore_config or "",
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
-        async with objectstores.open_object_store(ctx, snap.spec.objectstore_config) as (store, prefix):
+        async with objectstores.open_object_store(ctx, snap.spec.objectstore_config, subject=subject) as (
+            store,
+            prefix,
+        ):
             await objectstores.ensure_bucket(ctx, store)
-            async with clusters.connect(ctx, snap.spec.kubeconfig) as kube:
+            async with clusters.connect(ctx, snap.spec.kubeconfig, subject=subject) as kube:
                 job = SnapshotJob(
                     name=snap.name,
                     cluster_name=snap.spec.cluster_name,
@@ -293,10 +297,9 @@ class SnapshotReconciler:
         if not snap.has_finalizer:
             return
         try:
-            async with objectstores.open_object_store(self.ctx, snap.spec.objectstore_config) as (
-                store,
-                prefix,
-            ):
+            subject = insecure.Subject(KIND, raw)
+            opening = objectstores.open_object_store(self.ctx, snap.spec.objectstore_config, subject=subject)
+            async with opening as (store, prefix):
                 await store.delete(layout.archive_key(snap.name, prefix=prefix))
                 await store.delete(layout.record_key(snap.name, prefix=prefix))
             message = "archive deleted"

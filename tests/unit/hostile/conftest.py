@@ -1,5 +1,6 @@
-"""The reconciler fixtures (a world of fakes, a patched ``open_store``), shared with the hostile tests."""
+"""Fixtures of the hostile-input tests: the reconciler fakes, and a local HTTPS API server."""
 
 from tests.unit.controllers.conftest import store, w
+from tests.unit.hostile.tlsserver import apiserver, pki
 
-__all__ = ["store", "w"]
+__all__ = ["apiserver", "pki", "store", "w"]
