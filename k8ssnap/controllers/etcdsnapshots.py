@@ -28,7 +28,7 @@ from k8ssnap.api import etcd as api
 from k8ssnap.archive.etcd import EtcdRecord
 from k8ssnap.controllers import clusters, insecure, objectstores
 from k8ssnap.controllers.context import Context
-from k8ssnap.domain import expiry
+from k8ssnap.domain import expiry, hostpaths
 from k8ssnap.etcd.client import EtcdTls
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
@@ -150,6 +150,8 @@ class EtcdSnapshotReconciler:
 
     async def _run(self, raw: dict[str, Any], snap: api.EtcdSnapshot) -> EtcdRecord:
         ctx = self.ctx
+        if snap.spec.pki:
+            hostpaths.pki_path(snap.spec.pki, root=ctx.settings.pki_root)  # its reason before any other
         tls = await _tls(ctx, snap.spec.tls_secret)
         subject = insecure.Subject(KIND, raw)
         opening = objectstores.open_object_store(ctx, snap.spec.objectstore_config, subject=subject)

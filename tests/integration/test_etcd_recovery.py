@@ -214,7 +214,12 @@ async def test_pki_without_pki_root_fails_with_a_reason(
     """The session controller has no --pki-root: every pki path is refused and nothing is stored."""
     name = f"nopki-{secrets.token_hex(2)}"
     etcd_a = devenv.clusters["a"].etcd_url
-    kubectl_a("create", "-f", "-", input=_etcd_snapshot(name, endpoints=[etcd_a], pki="."))
+    kubectl_a(
+        "create",
+        "-f",
+        "-",
+        input=_etcd_snapshot(name, endpoints=[etcd_a], pki=".", objectstoreConfig=OBJECTSTORE),
+    )
     failed = wait_phase(kubectl_a, "etcdsnapshot", name, "Failed")
     assert "without --pki-root" in failed["status"]["reason"]
     keys = [o.key async for o in controller_store.list(layout.ETCD_FOLDER)]
@@ -235,7 +240,12 @@ async def test_an_etcd_snapshot_without_pki_completes_and_its_deletion_removes_t
     controller: ControllerProcess, devenv: env.EnvironmentInfo, kubectl_a: Kubectl, controller_store: S3Store
 ) -> None:
     name = f"etcd-a-{secrets.token_hex(2)}"
-    kubectl_a("create", "-f", "-", input=_etcd_snapshot(name, endpoints=[devenv.clusters["a"].etcd_url]))
+    kubectl_a(
+        "create",
+        "-f",
+        "-",
+        input=_etcd_snapshot(name, endpoints=[devenv.clusters["a"].etcd_url], objectstoreConfig=OBJECTSTORE),
+    )
     done = wait_phase(kubectl_a, "etcdsnapshot", name, "Completed")
     assert done["status"]["pkiFiles"] == 0 and done["status"]["privateKeys"] is False
     head = await controller_store.head(layout.etcd_archive_key(name))
