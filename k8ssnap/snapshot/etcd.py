@@ -13,6 +13,7 @@ Order matters for what a failure leaves behind:
    does not depend on the database's size;
 4. only a whole stream whose SHA-256 matched completes the upload; any
    failure aborts it, so a truncated or corrupt snapshot leaves no archive;
+   a completed object whose size is not what was written is deleted;
 5. the record is stored beside the archive.
 
 The revision is the one etcd reported just before the stream opened; the
@@ -22,11 +23,13 @@ snapshot holds at least that revision.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from k8ssnap import errors
 from k8ssnap.archive.etcd import CHECKSUM_SIZE, EtcdArchiveWriter, EtcdMember, EtcdRecord
 from k8ssnap.etcd import pkifiles
 from k8ssnap.etcd.client import EtcdClient, EtcdTls
@@ -91,12 +94,19 @@ async def take_etcd_snapshot(*, job: EtcdSnapshotJob, store: ObjectStore, now: d
         writer = EtcdArchiveWriter(snapshot_name=job.name, mtime=now, level=job.gzip_level)
         try:
             record = await _stream(client=client, upload=upload, writer=writer, record=record, files=files)
-            await upload.complete()
+            kept = await upload.complete()
         except BaseException:
             await upload.abort()
             raise
     finally:
         await client.close()
+    if kept.size != writer.size:  # as the Snapshot engine: a short object is deleted, never recorded
+        with contextlib.suppress(errors.StoreError):
+            await store.delete(kept.key)
+        raise errors.StorePermanent(
+            f"the object store kept {kept.size} bytes of archive {kept.key}, "
+            f"but {writer.size} were written; the broken archive was deleted"
+        )
     stored = dataclasses.replace(record, sha256=writer.sha256, size=writer.size)
     await store.put(layout.etcd_record_key(job.name, prefix=job.key_prefix), stored.to_json(), metadata={})
     log.info(
