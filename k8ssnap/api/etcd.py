@@ -16,7 +16,7 @@ from typing import Any
 
 from k8ssnap.api import _fields, meta
 from k8ssnap.api.constants import DEFAULT_SNAPSHOT_TTL, Phase
-from k8ssnap.domain import expiry
+from k8ssnap.domain import timestamps
 from k8ssnap.errors import ConfigError
 
 TLS_CA_KEY = "ca.crt"
@@ -106,7 +106,7 @@ def status_completed(
     return {
         "phase": "Completed",
         "reason": "",
-        "snapshotTimestamp": expiry.format_time(taken_at),
+        "snapshotTimestamp": timestamps.format_time(taken_at),
         "etcdVersion": etcd_version,
         "revision": revision,
         "members": members,
@@ -116,7 +116,7 @@ def status_completed(
         "storedSha256": stored_sha256,
         "pkiFiles": pki_files,
         "privateKeys": private_keys,
-        "availableUntil": expiry.format_time(available_until),
+        "availableUntil": timestamps.format_time(available_until),
         "observedGeneration": observed_generation,
     }
 
@@ -130,5 +130,5 @@ def status_failed(
         "observedGeneration": observed_generation,
     }
     if available_until is not None:
-        body["availableUntil"] = expiry.format_time(available_until)
+        body["availableUntil"] = timestamps.format_time(available_until)
     return body

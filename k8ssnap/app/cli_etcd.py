@@ -77,14 +77,16 @@ async def etcd_restore(source: Source, opts: EtcdRestoreOptions, console: Consol
     etcdutl = shutil.which(opts.etcdutl)
     if etcdutl is None:
         raise errors.ConfigError(f"etcdutl not found ({opts.etcdutl!r}); pass --etcdutl PATH")
-    record = await unpacking.fetch_record(source.store, opts.name, prefix=source.prefix)
+    record = await unpacking.fetch_record(source.store.objects, opts.name, prefix=source.store.prefix)
     console.info(
         f"etcd snapshot {record.name}: etcd {record.etcd_version}, revision {record.revision}, "
         f"{record.db_size} bytes of database, taken {record.taken_at:%Y-%m-%d %H:%M:%S}Z"
     )
     opts.data_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".k8ssnap-etcd-", dir=opts.data_dir.parent) as work:
-        archive = await unpacking.download(source.store, record, prefix=source.prefix, into=Path(work))
+        archive = await unpacking.download(
+            source.store.objects, record, prefix=source.store.prefix, into=Path(work)
+        )
         unpacked = await asyncio.to_thread(
             unpacking.unpack,
             archive,
@@ -111,12 +113,12 @@ async def etcd_restore(source: Source, opts: EtcdRestoreOptions, console: Consol
 
 async def list_etcd_snapshots(source: Source, console: Console) -> None:
     """A second table for ``k8ssnap list``: the EtcdSnapshots under the prefix, if any."""
-    folder = f"{source.prefix}{layout.ETCD_FOLDER}"
+    folder = f"{source.store.prefix}{layout.ETCD_FOLDER}"
     records: list[EtcdRecord] = []
-    async for item in source.store.list(folder):
+    async for item in source.store.objects.list(folder):
         if item.key.endswith(layout.RECORD_SUFFIX):
             try:
-                records.append(EtcdRecord.from_json(await source.store.get(item.key)))
+                records.append(EtcdRecord.from_json(await source.store.objects.get(item.key)))
             except errors.K8sSnapError as exc:
                 console.warn(f"{item.key}: record not readable: {exc.reason}")
     if not records:

@@ -26,8 +26,8 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.api import etcd as api
 from k8ssnap.archive.etcd import EtcdRecord
-from k8ssnap.controllers import clusters, insecure, objectstores
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers import clusters
+from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import expiry, hostpaths
 from k8ssnap.etcd.client import EtcdTls
 from k8ssnap.runtime.controller import Requeue
@@ -153,10 +153,8 @@ class EtcdSnapshotReconciler:
         if snap.spec.pki:
             hostpaths.pki_path(snap.spec.pki, root=ctx.settings.pki_root)  # its reason before any other
         tls = await _tls(ctx, snap.spec.tls_secret)
-        subject = insecure.Subject(KIND, raw)
-        opening = objectstores.open_object_store(ctx, snap.spec.objectstore_config, subject=subject)
-        async with opening as (store, prefix):
-            await objectstores.ensure_bucket(ctx, store)
+        async with ctx.stores(ctx, snap.spec.objectstore_config, subject=Subject(KIND, raw)) as store:
+            await store.check(create=ctx.settings.create_bucket)
             job = EtcdSnapshotJob(
                 name=snap.name,
                 endpoints=snap.spec.endpoints,
@@ -164,7 +162,7 @@ class EtcdSnapshotReconciler:
                 pki=snap.spec.pki or "",
                 pki_root=ctx.settings.pki_root,
                 certificates_only=snap.spec.certificates_only,
-                key_prefix=prefix,
+                key_prefix=store.prefix,
                 gzip_level=ctx.settings.gzip_level,
             )
             backoff = retry.Backoff(initial=0.5, max_elapsed=ctx.settings.max_retry_elapsed)
@@ -172,7 +170,7 @@ class EtcdSnapshotReconciler:
             # (each failed attempt aborted its upload) within --maxretryelapsedsec.
             return await retry.retrying(
                 lambda: take_etcd_snapshot(
-                    job=job, store=store, now=dt.datetime.now(dt.UTC).replace(microsecond=0)
+                    job=job, store=store.objects, now=dt.datetime.now(dt.UTC).replace(microsecond=0)
                 ),
                 backoff=backoff,
                 what=f"etcd snapshot {snap.name}",
@@ -203,14 +201,11 @@ class EtcdSnapshotReconciler:
         if not snap.has_finalizer:
             return
         try:
-            async with objectstores.open_object_store(
-                self.ctx, snap.spec.objectstore_config, subject=insecure.Subject(KIND, raw)
-            ) as (
-                store,
-                prefix,
-            ):
-                await store.delete(layout.etcd_archive_key(snap.name, prefix=prefix))
-                await store.delete(layout.etcd_record_key(snap.name, prefix=prefix))
+            async with self.ctx.stores(
+                self.ctx, snap.spec.objectstore_config, subject=Subject(KIND, raw)
+            ) as store:
+                await store.objects.delete(layout.etcd_archive_key(snap.name, prefix=store.prefix))
+                await store.objects.delete(layout.etcd_record_key(snap.name, prefix=store.prefix))
             message = "archive deleted"
         except (errors.ConfigError, errors.StorePermanent) as exc:
             message = f"archive not deleted: {exc.reason}"

@@ -276,7 +276,7 @@ class FolderStore:
 
         await self._io(f"DELETE {key}", op)
 
-    async def abort_stale_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
         """Remove upload files of crashed processes started before ``older_than``."""
 
         def op() -> int:
