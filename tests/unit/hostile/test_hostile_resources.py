@@ -236,6 +236,8 @@ OWN = {
     (constants.GROUP, "restorepreferences/status"),
     (constants.GROUP, "etcdsnapshots"),
     (constants.GROUP, "etcdsnapshots/status"),
+    (constants.GROUP, "snapshotschedules"),
+    (constants.GROUP, "snapshotschedules/status"),
     ("", "events"),
     ("coordination.k8s.io", "leases"),
 }
