@@ -34,8 +34,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from k8ssnap.api import _fields, meta
+from k8ssnap.api import _fields, encryption, meta
 from k8ssnap.api.constants import DEFAULT_CA_BUNDLE_KEY, RESTORE_OPTIONS, Phase, StorePhase
+from k8ssnap.api.encryption import EncryptionSpec, ServerSideEncryption
 from k8ssnap.api.meta import KubeconfigRef, Resource, SecretKeyRef
 from k8ssnap.errors import ConfigError
 
@@ -73,6 +74,8 @@ class SnapshotSpec:
     #: Go duration string; None: k8s-snap's default (720h). Ignored if available_until.
     ttl: str | None = None
     available_until: datetime | None = None
+    #: ``recipients_secret`` overrides the ObjectstoreConfig's.
+    encryption: EncryptionSpec = field(default_factory=EncryptionSpec)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +114,7 @@ def parse_snapshot(obj: Mapping[str, Any]) -> Snapshot:
             objectstore_config=_fields.string(spec, "objectstoreConfig", field="spec.objectstoreConfig"),
             ttl=_fields.duration(spec, "ttl", field="spec.ttl"),
             available_until=_fields.timestamp(spec, "availableUntil", field="spec.availableUntil"),
+            encryption=encryption.encryption(spec, allow=("recipientsSecret",)),
         ),
         status=SnapshotStatus(
             phase=_fields.phase(status),
@@ -161,6 +165,8 @@ class RestoreSpec:
     #: Go duration string; None: k8s-snap's default (168h). Ignored if available_until.
     ttl: str | None = None
     available_until: datetime | None = None
+    #: ``identity_secret`` overrides the ObjectstoreConfig's.
+    encryption: EncryptionSpec = field(default_factory=EncryptionSpec)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,6 +231,7 @@ def parse_restore(obj: Mapping[str, Any]) -> Restore:
             objectstore_config=_fields.string(spec, "objectstoreConfig", field="spec.objectstoreConfig"),
             ttl=_fields.duration(spec, "ttl", field="spec.ttl"),
             available_until=_fields.timestamp(spec, "availableUntil", field="spec.availableUntil"),
+            encryption=encryption.encryption(spec, allow=("identitySecret",)),
         ),
         status=RestoreStatus(
             phase=_fields.phase(status),
@@ -277,6 +284,8 @@ class ObjectstoreConfigSpec:
     ca_bundle: SecretKeyRef | None = None
     #: Key prefix inside the bucket, without leading or trailing "/"; "" for none.
     prefix: str = ""
+    encryption: EncryptionSpec = field(default_factory=EncryptionSpec)
+    server_side_encryption: ServerSideEncryption | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -318,6 +327,8 @@ def parse_objectstore_config(obj: Mapping[str, Any]) -> ObjectstoreConfig:
             if raw_ca is None
             else meta.secret_key_ref(raw_ca, field="spec.caBundleSecret", default_key=DEFAULT_CA_BUNDLE_KEY),
             prefix=_prefix(spec),
+            encryption=encryption.encryption(spec, allow=("recipientsSecret", "identitySecret")),
+            server_side_encryption=encryption.server_side_encryption(spec),
         ),
         status=ObjectstoreConfigStatus(
             phase=_fields.store_phase(status),

@@ -39,7 +39,7 @@ from typing import Any
 from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restore_preference, parse_snapshot
-from k8ssnap.controllers import lifecycle
+from k8ssnap.controllers import encryption, lifecycle
 from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.controllers.schedules import snapshot_facts
 from k8ssnap.domain import expiry, schedule
@@ -234,13 +234,23 @@ class RestoreReconciler:
         name = snapshot.name
         async with self.ctx.stores(self.ctx, snapshot.spec.objectstore_config, subject=subject) as store:
             record = await store.record_if_any(name)
-            sha256, size = (record.sha256, record.size) if record is not None else ("", 0)
+            decryption = await encryption.decryption_for(
+                self.ctx,
+                restore=restore,
+                snapshot=name,
+                store_name=snapshot.spec.objectstore_config,
+                record=record,
+            )
+            # an encrypted archive's record checks the ciphertext, in the decryption
+            checked = record is not None and decryption is None
+            sha256, size = (record.sha256, record.size) if checked and record is not None else ("", 0)
             job = RestoreJob(
                 snapshot_name=name,
                 expected_sha256=sha256,
                 expected_size=size,
                 preference=preference,
                 overwrite_existing=preference.overwrite_existing,
+                decryption=decryption,
             )
             async with self.ctx.clusters(self.ctx, restore.spec.kubeconfig, subject=subject) as kube:
                 return await self.engine.run(job, kube=kube, store=store)

@@ -475,7 +475,7 @@ async def test_deleting_removes_archive_and_record_then_the_finalizer(w: World, 
 
     assert await reconciler(w, engine).reconcile(KEY) is None
 
-    assert store.bucket.deleted() == ["team/snap.tgz", "team/snap.tgz.record.json"]
+    assert store.bucket.deleted() == ["team/snap.tgz", "team/snap.tgz.age", "team/snap.tgz.record.json"]
     assert set(store.bucket.blobs) == {"team/other.tgz"}
     assert store.opened == ["store"]
     assert w.kube.writes() == [finalizer_patch([KEEP])]
