@@ -8,7 +8,11 @@ wall time, this process's CPU time and the archive size. Variants:
 * ``base`` -- as the controller runs it (gzip level 6, gzip from the API server);
 * ``l1`` -- ``--gzip-level=1``;
 * ``id`` -- asks the API server for uncompressed answers (``Accept-Encoding: identity``);
-* ``id+l1`` -- both.
+* ``id+l1`` -- both;
+* ``age`` -- ``base``, encrypted with age to a throwaway recipient (docs/encryption.md).
+
+Besides the time, each variant reports its peak RSS above this process's RSS
+before it started (VmRSS sampled every 20 ms).
 
 Fill the cluster first with whatever population is of interest; the figures
 in docs/performance.md came from 25,000 ConfigMaps in 100 namespaces. It
@@ -27,9 +31,11 @@ from k8ssnap.archive.index import RecordedSpec
 from k8ssnap.devenv import env
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
+from k8ssnap.store import age
 from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 
-VARIANTS = ("base", "l1", "id", "id+l1")
+VARIANTS = ("base", "l1", "id", "id+l1", "age")
 
 
 class _IdentityClient(KubeClient):
@@ -48,23 +54,52 @@ async def _run(folder: Path, variants: list[str]) -> None:
     identity = await _IdentityClient.from_kubeconfig_file(kubeconfig)
     store = await S3Store.open(s3_settings(info, bucket=info.s3.bucket))
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
+    recipients = age.Recipients.parse(age.generate()[1], what="throwaway")
     try:
         for number, variant in enumerate(variants):
             engine = SnapshotEngine(slots=asyncio.Semaphore(5), gzip_level=1 if "l1" in variant else 6)
             kube = identity if "id" in variant else plain
-            job = SnapshotJob(name=f"ab-{number}", cluster_name="a", spec=spec)
+            job = SnapshotJob(
+                name=f"ab-{number}",
+                cluster_name="a",
+                spec=spec,
+                recipients=recipients if variant == "age" else None,
+            )
+            before = _rss()
+            sampler = asyncio.create_task(_peak_rss())
             wall, cpu = time.perf_counter(), time.process_time()
-            outcome = await engine.run(job, kube=kube, store=store)
+            outcome = await engine.run(job, kube=kube, store=SnapshotStore(store))
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            sampler.cancel()
+            peak = max(_PEAK[0], _rss())
             print(
                 f"{variant:6s} {outcome.index.total} objects: wall {wall:.2f} s, CPU {cpu:.2f} s, "
-                f"archive {outcome.stored.size / 1e6:.1f} MB",
+                f"archive {outcome.stored.size / 1e6:.1f} MB, peak RSS {peak / 1e6:.0f} MB "
+                f"(+{(peak - before) / 1e6:.0f} MB)",
                 flush=True,
             )
     finally:
         await plain.close()
         await identity.close()
         await store.close()
+
+
+_PEAK = [0]
+
+
+def _rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def _peak_rss() -> None:
+    """Keep the highest VmRSS in ``_PEAK`` (the loop samples between the engine's steps)."""
+    _PEAK[0] = 0
+    while True:
+        _PEAK[0] = max(_PEAK[0], _rss())
+        await asyncio.sleep(0.02)
 
 
 def main() -> None:

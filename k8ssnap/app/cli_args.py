@@ -21,6 +21,8 @@ from k8ssnap.api.resources import parse_restore_preference
 from k8ssnap.archive.layout import check_snapshot_name
 from k8ssnap.domain.paths import parse_path
 from k8ssnap.domain.preference import Preference
+from k8ssnap.store import folder
+from k8ssnap.store.age import Recipients
 from k8ssnap.store.s3 import S3Settings
 
 ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
@@ -54,7 +56,9 @@ def store_options() -> argparse.ArgumentParser:
     """Where the bucket is: flags, with the AWS environment variables as defaults."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("object store")
-    g.add_argument("--endpoint", help="S3 endpoint, host[:port] or URL (default: $AWS_ENDPOINT_URL, or AWS)")
+    g.add_argument("--endpoint",
+                   help="S3 endpoint, host[:port] or URL (default: $AWS_ENDPOINT_URL, or AWS); "
+                   "file:///folder for a local folder (the bucket is a folder in it)")  # fmt: skip
     g.add_argument("--bucket", help=f"bucket (default: ${BUCKET_ENV})")
     g.add_argument("--region", help=f"region (default: $AWS_REGION, or {DEFAULT_REGION})")
     g.add_argument("--prefix", default="", help="folder of the bucket the snapshots are in")
@@ -64,6 +68,21 @@ def store_options() -> argparse.ArgumentParser:
     g.add_argument("--insecure", action="store_true",
                    help="plain http for an endpoint without scheme, and no TLS verification")  # fmt: skip
     return p
+
+
+def identity_options() -> argparse.ArgumentParser:
+    """The age identities that open encrypted snapshots (docs/encryption.md)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--identity", type=Path, metavar="FILE",
+                   help="age identity file (AGE-SECRET-KEY-1... lines) for encrypted snapshots")  # fmt: skip
+    return p
+
+
+def recipients(keys: list[str] | None) -> Recipients | None:
+    """``--recipient`` values as age recipients; None without any."""
+    if not keys:
+        return None
+    return Recipients.parse("\n".join(keys), what="--recipient")
 
 
 def kube_options() -> argparse.ArgumentParser:
@@ -118,11 +137,16 @@ def s3_settings(ns: argparse.Namespace, env: Mapping[str, str]) -> tuple[S3Setti
     secret = ns.secret_key or env.get(SECRET_KEY_ENV, "")
     if not bucket:
         raise UsageError(f"no bucket: pass --bucket or set {BUCKET_ENV}")
+    endpoint = ns.endpoint or _first(env, ENDPOINT_ENVS)
+    if folder.is_folder_endpoint(endpoint):  # a local folder needs no credentials
+        prefix = ns.prefix.strip("/")
+        return S3Settings(endpoint=endpoint, bucket=bucket, access_key="", secret_key=""), (
+            f"{prefix}/" if prefix else ""
+        )
     if not access or not secret:
         raise UsageError(
             f"no S3 credentials: set {ACCESS_KEY_ENV} and {SECRET_KEY_ENV} (or --access-key, --secret-key)"
         )
-    endpoint = ns.endpoint or _first(env, ENDPOINT_ENVS)
     settings = S3Settings(
         endpoint=endpoint,
         bucket=bucket,

@@ -38,10 +38,11 @@ from k8ssnap.domain.paths import (
 from k8ssnap.domain.preference import Preference
 from k8ssnap.domain.selection import select_resources
 from k8ssnap.kube import discovery
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
+from k8ssnap.store import age
 
 _PAGE = 500
 
@@ -58,26 +59,27 @@ async def snapshot(
     source: Source,
     name: str,
     *,
-    kube: KubeClient,
+    kube: KubeApi,
     cluster_name: str,
     overwrite: bool,
     run: RunOptions,
     console: Console,
+    recipients: age.Recipients | None = None,
 ) -> int:
-    """Take a snapshot of the cluster into the source, as the controller would."""
+    """Take a snapshot of the cluster into the source as the controller would, encrypted to ``recipients``."""
     await source.store.check()
     if not overwrite:
-        try:
-            await source.store.head(source.archive_key(name))
-        except errors.ObjectMissing:
-            pass
-        else:
+        for encrypted in (False, True):
+            try:
+                await source.store.archive(name, encrypted=encrypted)
+            except errors.ArchiveMissing:
+                continue
             raise errors.ConfigError(
                 f"snapshot {name!r} already exists at {source.where(name)}; pass --overwrite to replace it"
             )
     spec = RecordedSpec(cluster_name=cluster_name, ttl=None, available_until=None, objectstore_config="")
     job = SnapshotJob(
-        name=name, cluster_name=cluster_name, spec=spec, key_prefix=source.prefix, backoff=run.backoff
+        name=name, cluster_name=cluster_name, spec=spec, backoff=run.backoff, recipients=recipients
     )
     engine = SnapshotEngine(slots=asyncio.Semaphore(run.concurrency))
     progress = console.progress_line()
@@ -92,10 +94,12 @@ async def snapshot(
         progress.done()
     for note in outcome.skipped:
         console.warn(note)
+    await source.record(name)  # so that where() names the key written
     console.out.write(
         f"snapshot {name}: {outcome.index.total} objects, {fmt.human_size(outcome.stored.size)}, "
         f"cluster {cluster_name} at resourceVersion {outcome.resource_version}, "
-        f"stored at {source.where(name)}\n"
+        f"stored at {source.where(name)}"
+        f"{'' if recipients is None else f', encrypted to {len(recipients.keys)} age recipient(s)'}\n"
     )
     return 0
 
@@ -104,7 +108,7 @@ async def restore(
     source: Source,
     name: str | None,
     *,
-    kube: KubeClient,
+    kube: KubeApi,
     preference: Preference,
     overwrite: bool,
     run: RunOptions,
@@ -115,14 +119,16 @@ async def restore(
     await source.require_archive(key)
     snapshot_name = name or await source.name_of_local()
     record = await source.record(key)
+    decryption = await source.decryption(key)  # before anything is created
+    checked = record is not None and decryption is None
     job = RestoreJob(
         snapshot_name=snapshot_name,
-        archive_key=source.archive_key(key),
-        expected_sha256=record.sha256 if record is not None else "",
-        expected_size=record.size if record is not None else 0,
+        expected_sha256=record.sha256 if checked and record is not None else "",
+        expected_size=record.size if checked and record is not None else 0,
         preference=preference,
         overwrite_existing=overwrite,
         backoff=run.backoff,
+        decryption=decryption,
     )
     console.info(f"restoring snapshot {snapshot_name} from {source.where(key)} into {kube.host}")
     done = [0]
@@ -188,7 +194,7 @@ class _Live:
 
 
 async def diff(
-    source: Source, name: str, *, kube: KubeClient, options: DiffOptions, run: RunOptions, console: Console
+    source: Source, name: str, *, kube: KubeApi, options: DiffOptions, run: RunOptions, console: Console
 ) -> int:
     """Compare a snapshot with the live cluster and print what differs."""
     await source.require_archive(name)
@@ -226,7 +232,7 @@ async def diff(
     return 0
 
 
-async def _list_live(kube: KubeClient, *, options: DiffOptions, run: RunOptions, console: Console) -> _Live:
+async def _list_live(kube: KubeApi, *, options: DiffOptions, run: RunOptions, console: Console) -> _Live:
     found = await retry.retrying(lambda: discovery.discover(kube), backoff=run.backoff, what="discovery")
     live = _Live()
     for group_version, reason in sorted(found.failed.items()):
@@ -256,7 +262,7 @@ async def _list_live(kube: KubeClient, *, options: DiffOptions, run: RunOptions,
 
 
 async def _items(
-    kube: KubeClient, resource: ApiResource, *, namespace: str | None, run: RunOptions
+    kube: KubeApi, resource: ApiResource, *, namespace: str | None, run: RunOptions
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """``(path, object)`` of every live object of ``resource`` (in ``namespace`` if given)."""
     if namespace is not None and not resource.namespaced:

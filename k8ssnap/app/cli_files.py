@@ -48,7 +48,7 @@ class LocalArchiveStore:
     def _path(self, key: str) -> Path:
         if key.endswith(layout.RECORD_SUFFIX):
             return self.record
-        if key.endswith(layout.ARCHIVE_SUFFIX):
+        if key.endswith((layout.ARCHIVE_SUFFIX, layout.ENCRYPTED_SUFFIX)):
             return self.archive
         raise errors.StorePermanent(f"{key}: a local archive holds only an archive and its record")
 
@@ -96,6 +96,10 @@ class LocalArchiveStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+        """Uploads here are temp files renamed on completion: none is ever left to abort."""
+        return 0
 
     async def close(self) -> None:
         return None

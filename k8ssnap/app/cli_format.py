@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import yaml
 
-from k8ssnap.domain import kinds
+from k8ssnap.domain import kinds, timestamps
 from k8ssnap.domain.paths import GroupResource, parse_path
 
 CLUSTER_SCOPED = "(cluster)"
@@ -39,7 +39,7 @@ def human_size(size: int) -> str:
 
 def format_time(when: dt.datetime) -> str:
     """UTC, to the second, as kubectl prints times: ``2026-11-21T01:39:02Z``."""
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.format_time(when if when.tzinfo else when.replace(tzinfo=dt.UTC))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Iterable[int] = ()) -> str:
@@ -65,24 +65,27 @@ class SnapshotRow:
     time: dt.datetime
     objects: int | None = None
     cluster: str | None = None
+    #: The SnapshotSchedule that made it; "" for none, None without a readable record.
+    schedule: str | None = None
 
 
 def snapshot_table(rows: Iterable[SnapshotRow]) -> str:
     """``k8ssnap list``: oldest first, so the newest is next to the prompt."""
     ordered = sorted(rows, key=lambda r: (r.time, r.name))
     return table(
-        ("NAME", "CLUSTER", "OBJECTS", "SIZE", "TIME"),
+        ("NAME", "CLUSTER", "SCHEDULE", "OBJECTS", "SIZE", "TIME"),
         (
             (
                 r.name,
                 r.cluster or MISSING,
+                r.schedule or MISSING,
                 MISSING if r.objects is None else str(r.objects),
                 human_size(r.size),
                 format_time(r.time),
             )
             for r in ordered
         ),
-        numeric=(2, 3),
+        numeric=(3, 4),
     )
 
 

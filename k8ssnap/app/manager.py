@@ -28,12 +28,15 @@ from typing import Any
 from k8ssnap import errors
 from k8ssnap.api import constants
 from k8ssnap.app.flags import Flags
-from k8ssnap.controllers import housekeeping, objectstores
+from k8ssnap.controllers import clusters, housekeeping, objectstores
 from k8ssnap.controllers.context import Context, Settings
+from k8ssnap.controllers.etcdsnapshots import EtcdSnapshotReconciler
 from k8ssnap.controllers.events import EventRecorder
 from k8ssnap.controllers.restores import RestoreReconciler
+from k8ssnap.controllers.schedules import ScheduleReconciler
 from k8ssnap.controllers.snapshots import SnapshotReconciler
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.domain import stores
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.kube.listwatch import LeaseStore, ResourceListWatcher
 from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.runtime.controller import Controller, Requeue
@@ -66,13 +69,15 @@ def settings_from(flags: Flags) -> Settings:
         restore_snapshots=flags.restore_snapshots,
         validate_file_info=flags.validate_file_info,
         housekeeping_interval=flags.housekeeping_interval,
+        pki_root=flags.pki_root,
+        folder_store_root=flags.folder_store_root,
     )
 
 
 class Manager:
     """Runs the controller until :meth:`run`'s task is cancelled."""
 
-    def __init__(self, *, kube: KubeClient, flags: Flags, registry: Registry | None = None) -> None:
+    def __init__(self, *, kube: KubeApi, flags: Flags, registry: Registry | None = None) -> None:
         self.kube = kube
         self.flags = flags
         self.settings = settings_from(flags)
@@ -82,6 +87,8 @@ class Manager:
         self.leading = False
         self.synced = False
         self.grace = 30.0
+        self.etcd_snapshots = False
+        """Whether the EtcdSnapshot CRD is installed (found at start); without it, no such controller."""
 
     def ready(self) -> bool:
         return self.synced or not self.leading
@@ -117,6 +124,12 @@ class Manager:
                 raise errors.ConfigError(
                     f"CRD {kind.crd_name} is not installed: kubectl apply -f artifacts/crd.yaml"
                 ) from None
+        crd = constants.ETCD_SNAPSHOT.crd_name
+        try:
+            await self.kube.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}")
+            self.etcd_snapshots = True
+        except errors.NotFound:
+            log.warning("CRD %s is not installed: EtcdSnapshots are not reconciled", crd)
 
     def _informer(self, kind: constants.ResourceKind) -> Informer:
         source = ResourceListWatcher(self.kube, kind.path(self.settings.namespace))
@@ -128,32 +141,53 @@ class Manager:
     async def _lead(self) -> None:
         self.leading = True
         log.info("leading as %s", self.identity)
-        informers = {kind.plural: self._informer(kind) for kind in constants.KINDS}
+        kinds = (*constants.KINDS, constants.ETCD_SNAPSHOT) if self.etcd_snapshots else constants.KINDS
+        informers = {kind.plural: self._informer(kind) for kind in kinds}
         ctx = Context(
             kube=self.kube,
+            stores=objectstores.ConfigStores(),
+            clusters=clusters.KubeconfigConnector(),
             settings=self.settings,
             informers=informers,
             events=EventRecorder(self.kube, namespace=self.settings.namespace, host=socket.gethostname()),
             metrics=self.registry,
             list_slots=asyncio.Semaphore(self.settings.lister_concurrency),
         )
-        queues = {name: self._queue(name) for name in ("snapshots", "restores", "objectstoreconfigs")}
+        queues = {
+            name: self._queue(name)
+            for name in ("snapshots", "restores", "objectstoreconfigs", "snapshotschedules")
+        }
         _enqueue_on_change(
             informers["snapshots"],
             queues["snapshots"],
-            also=(queues["objectstoreconfigs"], "objectstoreConfig", informers["objectstoreconfigs"]),
+            also=(queues["objectstoreconfigs"], informers["objectstoreconfigs"]),
         )
         _enqueue_on_change(informers["restores"], queues["restores"])
         _enqueue_on_change(informers["objectstoreconfigs"], queues["objectstoreconfigs"])
+        _enqueue_on_change(informers["snapshotschedules"], queues["snapshotschedules"])
+        _enqueue_schedule_of(informers["snapshots"], queues["snapshotschedules"])
         snapshots = SnapshotReconciler(
             ctx, SnapshotEngine(slots=ctx.list_slots, gzip_level=self.settings.gzip_level)
         )
         restores = RestoreReconciler(ctx, RestoreEngine(concurrency=self.settings.restore_threads))
+        schedules = ScheduleReconciler(ctx)
         controllers = [
             self._controller("snapshots", queues, snapshots.reconcile, self.settings.snapshot_threads),
             self._controller("restores", queues, restores.reconcile, self.settings.restore_threads),
             self._controller("objectstoreconfigs", queues, lambda k: objectstores.reconcile(ctx, k), 1),
+            self._controller("snapshotschedules", queues, schedules.reconcile, 2),
         ]
+        if self.etcd_snapshots:
+            plural = constants.ETCD_SNAPSHOT.plural
+            queues[plural] = self._queue(plural)
+            _enqueue_on_change(
+                informers[plural],
+                queues[plural],
+                also=(queues["objectstoreconfigs"], informers["objectstoreconfigs"]),
+            )
+            etcd = EtcdSnapshotReconciler(ctx)
+            workers = self.settings.snapshot_threads
+            controllers.append(self._controller(plural, queues, etcd.reconcile, workers))
         try:
             async with asyncio.TaskGroup() as group:
                 running = [
@@ -201,28 +235,39 @@ def _enqueue_on_change(
     informer: Informer,
     queue: RateLimitingQueue[ObjectKey],
     *,
-    also: tuple[RateLimitingQueue[ObjectKey], str, Informer] | None = None,
+    also: tuple[RateLimitingQueue[ObjectKey], Informer] | None = None,
 ) -> None:
     """Handlers only enqueue keys (client-go style).
 
-    ``also`` = (queue, spec field, informer): the object named by that field is
-    queued too; when the field is empty, every object of that informer is
-    (a Snapshot without ``objectstoreConfig`` uses the only one there is).
+    ``also`` = (the ObjectstoreConfig queue and informer): a Snapshot's change
+    queues the ObjectstoreConfig it uses too (:func:`k8ssnap.domain.stores.uses_config`),
+    whose finalizer follows its users.
     """
 
     def enqueue(obj: dict[str, Any]) -> None:
-        key = key_of(obj)
-        queue.add(key)
+        queue.add(key_of(obj))
         if also is not None:
-            other, field, informer = also
-            target = (obj.get("spec") or {}).get(field)
-            if target:
-                other.add(ObjectKey(key.namespace, str(target)))
-            else:
-                for item in informer.list():
+            other, configs = also
+            named = (obj.get("spec") or {}).get("objectstoreConfig")
+            names = [str(item["metadata"]["name"]) for item in configs.list()]
+            for item in configs.list():
+                if stores.uses_config(named, config=str(item["metadata"]["name"]), configs=names):
                     other.add(key_of(item))
 
     informer.add_handler(on_add=enqueue, on_update=lambda _old, new: enqueue(new), on_delete=enqueue)
+
+
+def _enqueue_schedule_of(snapshots: Informer, queue: RateLimitingQueue[ObjectKey]) -> None:
+    """A Snapshot's change queues the SnapshotSchedule named by its schedule label, so that
+    retention and the schedule's status follow its runs (and Forbid ends when one finishes)."""
+
+    def enqueue(obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        schedule = (meta.get("labels") or {}).get(constants.SCHEDULE_LABEL)
+        if isinstance(schedule, str) and schedule:
+            queue.add(ObjectKey(key_of(obj).namespace, schedule))
+
+    snapshots.add_handler(on_add=enqueue, on_update=lambda _old, new: enqueue(new), on_delete=enqueue)
 
 
 async def run_until_signalled(manager: Manager, *, stop: asyncio.Event) -> None:

@@ -1,11 +1,13 @@
-"""Building kube-apiserver, kube-controller-manager, kubectl and etcd from Go modules.
+"""Building kube-apiserver, kube-controller-manager, kubectl, etcd and etcdutl from Go modules.
 
 The recipe (verified here, see docs/local-environment.md): ``go install`` refuses
 ``k8s.io/kubernetes`` because its go.mod points the staging modules at
 ``./staging``; a small wrapper module of our own (``tools/k8s-bins``) requires
 the release and replaces each staging module with its published ``v0.Y.Z``.
 etcd has the same problem and its own wrapper (``tools/etcd-bin``), kept apart
-so the two dependency graphs never mix.
+so the two dependency graphs never mix. The reference ``age`` commands come from
+``filippo.io/age`` through a third wrapper (``tools/age-bin``), for the tests that
+decrypt archives without k8ssnap.
 
 Binaries are built into a temporary folder next to the cache entry and moved
 into place only when all of them exist, under a file lock, so an interrupted
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl")
 NODE_BINARIES = ("kube-scheduler", "kubelet", "kube-proxy")
 ETCD_BINARIES = ("etcd",)
+ETCDUTL_BINARIES = ("etcdutl",)
+AGE_BINARIES = ("age", "age-keygen")
 
 
 class BuildError(RuntimeError):
@@ -198,6 +202,47 @@ def ensure_etcd(version: str = versions.ETCD_VERSION) -> Path:
     return target
 
 
+def ensure_etcdutl(version: str = versions.ETCD_VERSION) -> Path:
+    """Return the folder with an etcdutl binary of ``version`` (the release of the etcd we run).
+
+    Its own wrapper module (``tools/etcdutl-bin``) and cache entry, so adding
+    it neither rebuilds nor changes the etcd binary other clones cached.
+    """
+    target = cache.bin_dir("etcdutl", version)
+    if not _complete(target, ETCDUTL_BINARIES):
+        _build_into(
+            module_dir=cache.repo_root() / "tools" / "etcdutl-bin",
+            target=target,
+            names=ETCDUTL_BINARIES,
+            packages=["go.etcd.io/etcd/etcdutl/v3"],
+            ldflags="-s -w",
+        )
+    return target
+
+
+def ensure_age(version: str = versions.AGE_VERSION) -> Path:
+    """Return the folder with the reference ``age`` and ``age-keygen`` commands, building them once.
+
+    Not used by k8ssnap itself (it encrypts through pyrage); the tests use them to
+    prove an archive decrypts without k8ssnap, as docs/encryption.md tells people to.
+    """
+    target = cache.bin_dir("age", version)
+    if not _complete(target, AGE_BINARIES):
+        _build_into(
+            module_dir=cache.repo_root() / "tools" / "age-bin",
+            target=target,
+            names=AGE_BINARIES,
+            packages=[f"filippo.io/age/cmd/{name}" for name in AGE_BINARIES],
+            ldflags=f"-s -w -X main.Version={version}",
+        )
+    return target
+
+
 def ensure_all() -> dict[str, Path]:
     """Build (or find) every binary; returns the component folders."""
-    return {"etcd": ensure_etcd(), "kubernetes": ensure_kubernetes()}
+    return {
+        "etcd": ensure_etcd(),
+        "etcdutl": ensure_etcdutl(),
+        "kubernetes": ensure_kubernetes(),
+        "age": ensure_age(),
+    }

@@ -13,3 +13,7 @@ PAUSE_VERSION = "3.10.2"
 
 PAUSE_IMAGE = f"registry.k8s.io/pause:{PAUSE_VERSION}"
 """The sandbox image name containerd is told to use; built here, never pulled."""
+
+AGE_VERSION = "v1.3.1"
+"""filippo.io/age, the reference implementation of age-encryption.org/v1: the tests
+decrypt the controller's archives with its ``age`` command (emergency decryption)."""

@@ -1,6 +1,6 @@
 """What a restore is asked to do, and what it reports.
 
-:class:`RestoreJob` names one archive in the object store, the checksum
+:class:`RestoreJob` names one snapshot in a snapshot store, the checksum
 and size its stored record promises, and the preference that decides what
 is restored. :class:`RestoreResult` is everything a Restore's status needs:
 the four k8s-snap result lists (sorted), the counts, and the destination's
@@ -19,6 +19,7 @@ from datetime import datetime
 
 from k8ssnap import retry
 from k8ssnap.domain.preference import Preference
+from k8ssnap.store import age
 
 
 def _default_backoff() -> retry.Backoff:
@@ -33,6 +34,9 @@ class RestoreJob:
     StoredRecord; ``""`` and ``0`` mean unknown, and then only the gzip and
     tar integrity (and, for version-1 archives, the index) is checked.
     ``snapshot_name`` must be the name the archive was written under.
+    An age-encrypted archive has a ``decryption`` (identities, and the
+    ciphertext's sha256 and size); the expected values above are then those
+    of the plaintext, usually unknown.
 
     Existing objects are overwritten when ``overwrite_existing`` or the
     preference's ``restoreOptions.overwriteExisting`` says so. ``backoff``
@@ -41,12 +45,12 @@ class RestoreJob:
     """
 
     snapshot_name: str
-    archive_key: str
     expected_sha256: str
     expected_size: int
     preference: Preference
     overwrite_existing: bool = False
     backoff: retry.Backoff = field(default_factory=_default_backoff)
+    decryption: age.Decryption | None = None
 
     @property
     def overwrites(self) -> bool:

@@ -28,6 +28,7 @@ from k8ssnap.store.objectstore import StoredObject
 T = TypeVar("T")
 
 _CHUNK = 1 << 20
+DEFAULT_BACKOFF = retry.Backoff(initial=0.5, max_elapsed=300.0)
 _SESSION: AioSession | None = None
 
 
@@ -56,6 +57,10 @@ class S3Settings:
     """PEM text of the CAs to trust instead of the system's."""
     verify_tls: bool = True
     """False skips TLS certificate verification (k8s-snap's ``--insecure``)."""
+    server_side_encryption: str | None = None
+    """``AES256`` or ``aws:kms``: asked of S3 on every upload (PUT and multipart start)."""
+    sse_kms_key_id: str | None = None
+    """The KMS key for ``aws:kms``; None: the bucket's default key."""
 
     def __repr__(self) -> str:
         return f"S3Settings(endpoint={self.endpoint!r}, bucket={self.bucket!r}, region={self.region!r})"
@@ -72,16 +77,26 @@ class S3Settings:
 class S3Store:
     """One bucket of an S3-compatible store. Create with :meth:`open`, then :meth:`close`."""
 
-    def __init__(self, settings: S3Settings, client: Any, stack: contextlib.AsyncExitStack) -> None:
+    def __init__(
+        self,
+        settings: S3Settings,
+        client: Any,
+        stack: contextlib.AsyncExitStack,
+        *,
+        backoff: retry.Backoff = DEFAULT_BACKOFF,
+    ) -> None:
         self.bucket = settings.bucket
         self.settings = settings
         self._client = client
         self._stack = stack
-        self.backoff = retry.Backoff(initial=0.5, max_elapsed=300.0)
+        self._backoff = backoff
 
     @classmethod
-    async def open(cls, settings: S3Settings, *, max_connections: int = 16) -> S3Store:
-        """Create the client (no network traffic yet)."""
+    async def open(
+        cls, settings: S3Settings, *, max_connections: int = 16, backoff: retry.Backoff = DEFAULT_BACKOFF
+    ) -> S3Store:
+        """Create the client (no network traffic yet). ``backoff`` bounds the retries of
+        every call (``max_elapsed`` is the controller's ``--maxretryelapsedsec``)."""
         config = AioConfig(
             s3={"addressing_style": "path" if settings.force_path_style else "auto"},
             retries={"max_attempts": 1, "mode": "standard"},
@@ -109,10 +124,20 @@ class S3Store:
                 verify=verify,
             )
         )
-        return cls(settings, client, stack)
+        return cls(settings, client, stack, backoff=backoff)
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+    @property
+    def sse_params(self) -> dict[str, str]:
+        """The server-side encryption parameters of every upload request (none if not configured)."""
+        params: dict[str, str] = {}
+        if self.settings.server_side_encryption:
+            params["ServerSideEncryption"] = self.settings.server_side_encryption
+            if self.settings.sse_kms_key_id:
+                params["SSEKMSKeyId"] = self.settings.sse_kms_key_id
+        return params
 
     async def _once(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -124,7 +149,7 @@ class S3Store:
             raise mapped from None
 
     async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        return await retry.retrying(lambda: self._once(what, op), backoff=self.backoff, what=what)
+        return await retry.retrying(lambda: self._once(what, op), backoff=self._backoff, what=what)
 
     # -- bucket -------------------------------------------------------------
 
@@ -159,7 +184,9 @@ class S3Store:
     async def put(self, key: str, data: bytes, *, metadata: Mapping[str, str]) -> StoredObject:
         await self._call(
             f"PUT {key}",
-            lambda: self._client.put_object(Bucket=self.bucket, Key=key, Body=data, Metadata=dict(metadata)),
+            lambda: self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, Metadata=dict(metadata), **self.sse_params
+            ),
         )
         return await self.head(key)
 
@@ -178,12 +205,12 @@ class S3Store:
     async def download(self, key: str) -> AsyncIterator[bytes]:
         """Stream ``key``; after a dropped connection, resume at the next byte.
 
-        Retries stay within :attr:`backoff`'s ``max_elapsed``, counted from
+        Retries stay within the store's backoff's ``max_elapsed``, counted from
         the last byte received: a store that stays unreachable for that long
         raises its last :class:`~k8ssnap.errors.StoreRetriable`.
         """
         offset = 0
-        budget = self.backoff
+        budget = self._backoff
         delays = budget.delays()
         stalled_since: float | None = None
         while True:
@@ -243,7 +270,7 @@ class S3Store:
     async def delete(self, key: str) -> None:
         await self._call(f"DELETE {key}", lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
 
-    async def abort_stale_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
         """Abort multipart uploads under ``prefix`` started before ``older_than``."""
         resp = await self._call(
             "LIST multipart uploads",
@@ -290,3 +317,13 @@ class S3Store:
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@contextlib.asynccontextmanager
+async def opened(settings: S3Settings, backoff: retry.Backoff) -> AsyncIterator[S3Store]:
+    """An open :class:`S3Store` (closed on exit) whose calls retry within ``backoff``."""
+    store = await S3Store.open(settings, backoff=backoff)
+    try:
+        yield store
+    finally:
+        await store.close()
