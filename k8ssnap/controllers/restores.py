@@ -142,6 +142,7 @@ class RestoreReconciler:
             updated=result.updated,
             already_existed=result.already_existed,
             failed=result.failed,
+            converted=result.converted,
             num_preference_excluded=result.num_preference_excluded,
             num_snapshot_contents=result.num_snapshot_contents,
         )
@@ -197,6 +198,7 @@ class RestoreReconciler:
                 expected_size=size,
                 preference=preference,
                 overwrite_existing=preference.overwrite_existing,
+                dry_run=restore.spec.dry_run,
             )
             async with clusters.connect(self.ctx, restore.spec.kubeconfig) as kube:
                 return await self.engine.run(job, kube=kube, store=store)

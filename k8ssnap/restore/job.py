@@ -35,7 +35,10 @@ class RestoreJob:
     ``snapshot_name`` must be the name the archive was written under.
 
     Existing objects are overwritten when ``overwrite_existing`` or the
-    preference's ``restoreOptions.overwriteExisting`` says so. ``backoff``
+    preference's ``restoreOptions.overwriteExisting`` says so. With
+    ``dry_run`` the restore plans, reads the destination and sends its
+    writes with ``dryRun=All``: nothing is stored, and the result lists mean
+    "would create", "would update", "exists" and "would fail". ``backoff``
     bounds the retries of each retriable API call (k8s-snap's policy by
     default: 2 s doubling, at most ``--maxretryelapsedsec`` = 300 s).
     """
@@ -46,6 +49,7 @@ class RestoreJob:
     expected_size: int
     preference: Preference
     overwrite_existing: bool = False
+    dry_run: bool = False
     backoff: retry.Backoff = field(default_factory=_default_backoff)
 
     @property
@@ -67,3 +71,6 @@ class RestoreResult:
     num_snapshot_contents: int
     resource_version: str
     timestamp: datetime
+    #: ``"<destination path>,converted from <gv> to <gv>"``, one per object sent at another version.
+    converted: tuple[str, ...] = ()
+    dry_run: bool = False

@@ -159,6 +159,7 @@ def test_status_subresource(kind: str) -> None:
                 ("EXIST", ".status.numAlreadyExisted"),
                 ("FAILED", ".status.numFailed"),
                 ("STATUS", ".status.phase"),
+                ("DRYRUN", ".spec.dryRun"),
             ],
         ),
         (
@@ -176,13 +177,18 @@ def test_printer_columns(kind: str, columns: list[tuple[str, str]]) -> None:
     assert all(c.get("priority", 0) in (0, 1) for c in printed)
 
 
+#: Default columns k8ssnap adds after k8s-snap's, per kind (issue 15: a dry run shows as such).
+K8SSNAP_COLUMNS = {"Snapshot": (), "Restore": ("DRYRUN",)}
+
+
 def test_printer_columns_match_readme() -> None:
+    """k8s-snap's columns come first, in its order; k8ssnap's additions only follow them."""
     for kind, names in (
         ("Snapshot", ref.README_SNAPSHOT_COLUMNS),
         ("Restore", ref.README_RESTORE_COLUMNS),
     ):
         printed = _version(kind)["additionalPrinterColumns"]
-        assert tuple(c["name"] for c in printed if not c.get("priority")) == names
+        assert tuple(c["name"] for c in printed if not c.get("priority")) == names + K8SSNAP_COLUMNS[kind]
 
 
 @pytest.mark.parametrize("kind", KIND_ORDER)
