@@ -70,6 +70,7 @@ class FakeKube:
         self.objects: dict[str, dict[str, Any]] = {}
         self.errors_for: dict[str, list[Exception]] = {}
         self.writes: list[tuple[str, str]] = []
+        self.dry_runs: list[tuple[str, str]] = []
         self.requests: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -103,6 +104,8 @@ class FakeKube:
             for _ in range(10):
                 await asyncio.sleep(0)  # a request takes a while: let other writers in
             assert body is not None
+            if query and query.get("dryRun") == "All":
+                return orjson.dumps(self._dry_run(method, path, orjson.loads(body)))
             return orjson.dumps(self._write(method, path, orjson.loads(body)))
         finally:
             self.in_flight -= 1
@@ -154,6 +157,19 @@ class FakeKube:
         meta["resourceVersion"] = str(self.revision)
         self._react(obj)
         self.objects[target] = obj
+        return obj
+
+    def _dry_run(self, method: str, path: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """What the server answers to ``dryRun=All``: the same checks, nothing stored."""
+        self.dry_runs.append((method, path))
+        parts = path.split("/")
+        if (
+            "namespaces" in parts[:-2]
+            and "/".join(parts[: parts.index("namespaces") + 2]) not in self.objects
+        ):
+            raise errors.NotFound(f"namespaces {parts[parts.index('namespaces') + 1]} not found")
+        if method == "POST" and f"{path}/{obj['metadata']['name']}" in self.objects:
+            raise errors.AlreadyExists(f"{obj['metadata']['name']} already exists")
         return obj
 
     def _react(self, obj: dict[str, Any]) -> None:
