@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -36,6 +36,7 @@ from k8ssnap.domain.paths import (
     object_path,
     parse_path,
 )
+from k8ssnap.domain.placement import place
 from k8ssnap.domain.plan import classify, exclusion_reason
 from k8ssnap.domain.preference import Preference
 from k8ssnap.domain.selection import select_resources
@@ -182,9 +183,31 @@ class DiffOptions:
     details: bool = False
 
     def wanted(self, ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+        """Whether an archived object is compared (``namespace`` names an archived namespace)."""
         if self.namespace is not None and not cli_diff.in_namespace(ref, self.namespace):
             return False
         return self.preference is None or self.preference.object_exclusion(ref, obj) is None
+
+    def wanted_live(self, ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+        """:meth:`wanted` for a live object, seen at the archived namespace it would come from."""
+        return self.wanted(self._unmapped(ref), obj)
+
+    @property
+    def live_namespace(self) -> str | None:
+        """The namespace to list in the live cluster: ``namespace`` after ``namespaceMapping``."""
+        if self.namespace is None:
+            return None
+        return self.plan.namespace_mapping.namespace(self.namespace)
+
+    def _unmapped(self, ref: ObjectRef) -> ObjectRef:
+        back = {to: source for source, to in self.plan.namespace_mapping.pairs.items()}
+        if not back:
+            return ref
+        if ref.group_resource == kinds.NAMESPACES:
+            return replace(ref, name=back.get(ref.name, ref.name))
+        if ref.namespace is None:
+            return ref
+        return replace(ref, namespace=back.get(ref.namespace, ref.namespace))
 
     @property
     def plan(self) -> Preference:
@@ -215,25 +238,29 @@ async def diff(
     changed_bodies: dict[str, dict[str, Any]] = {}
     facts = PlanFacts(preference=options.plan)
 
+    archived: dict[str, str] = {}  # destination path -> archived path (they differ when mapped)
+
     def take(entry: Entry) -> bool:
         ref, obj = parse_path(entry.path), orjson.loads(entry.body)
         facts.observe(classify(entry.path, obj, options.plan))
         if not (options.wanted(ref, obj) and live.covers(ref)):
             return False
-        normalized = cli_diff.normalize(entry.path, obj)
-        value = snapshot[entry.path] = cli_diff.digest(normalized)
-        match = live_by_id.get(cli_diff.identity(entry.path))
+        placed = place(entry.path, obj, options.plan)
+        path = placed.ref.path
+        archived[path] = entry.path
+        value = snapshot[path] = cli_diff.digest(placed.body)
+        match = live_by_id.get(cli_diff.identity(path))
         if options.details and match is not None and match[1] != value:
-            changed_bodies[entry.path] = normalized
+            changed_bodies[path] = placed.body
         return False
 
     progress = console.progress_line()
     await read_archive(source, name, on_entry=take, progress=progress, label=f"reading {name}")
     result = cli_diff.classify(snapshot, live.digests)
     if result.only_snapshot:
-        result = result.with_excluded(
-            await _excluded(source, name, set(result.only_snapshot), facts, console)
-        )
+        wanted = {archived[path]: path for path in result.only_snapshot}
+        reasons = await _excluded(source, name, set(wanted), facts, console)
+        result = result.with_excluded({wanted[path]: reason for path, reason in reasons.items()})
     details: dict[str, str] = {}
     for path in result.changed if options.details else ():
         live_path = live_by_id[cli_diff.identity(path)][0]
@@ -279,8 +306,8 @@ async def _list_live(kube: KubeClient, *, options: DiffOptions, run: RunOptions,
     async def one(resource: ApiResource) -> None:
         async with slots:
             try:
-                async for path, item in _items(kube, resource, namespace=options.namespace, run=run):
-                    if options.wanted(parse_path(path), item):
+                async for path, item in _items(kube, resource, namespace=options.live_namespace, run=run):
+                    if options.wanted_live(parse_path(path), item):
                         live.digests[path] = cli_diff.digest(cli_diff.normalize(path, item))
                 progress.show(f"listing the cluster: {len(live.digests)} objects")
             except (errors.Forbidden, errors.NotFound, errors.Invalid) as exc:

@@ -16,7 +16,9 @@ so it shows as changed).
 The diff uses the restore's plan (:mod:`k8ssnap.domain.plan`): objects only
 in the snapshot that a restore would exclude (owned Pods, controller-made
 EndpointSlices, token Secrets, built-in objects...) are listed apart, with
-their reasons, so "a restore would create them" means what it says.
+their reasons, so "a restore would create them" means what it says. With
+a preference's ``namespaceMapping``, archived objects are compared where a
+restore would put them, under their destination paths.
 """
 
 from __future__ import annotations
