@@ -3,7 +3,7 @@
 The CRD test runs on any pair of clusters: a serves a CRD only at
 ``v1beta1``, b the same CRD only at ``v1``. The mix tests need cluster a
 on another Kubernetes minor than b (``K8SSNAP_KUBERNETES_A=v1.34.4``, see
-``docs/local-environment.md``) and are skipped otherwise.
+the README) and are skipped otherwise.
 """
 
 from __future__ import annotations
