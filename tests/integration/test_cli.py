@@ -250,7 +250,8 @@ async def test_dry_run_plan_and_diff_share_the_plan_with_mapping(
     target = f"{namespace}-copy"
     preference = tmp_path / "preference.yaml"
     preference.write_text(
-        f"spec:\n  includeNamespaces: [{namespace}]\n  includeApiPathes: [/,{namespace}]\n"
+        "kind: RestorePreference\n"
+        f'spec:\n  includeNamespaces: [{namespace}]\n  includeApiPathes: ["/,{namespace}"]\n'
         f"  namespaceMapping: {{{namespace}: {target}}}\n"
     )
     into_b = ["--kubeconfig", str(devenv.clusters["b"].kubeconfig), "--preference", str(preference)]
