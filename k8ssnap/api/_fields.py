@@ -19,6 +19,7 @@ from typing import Any
 
 from k8ssnap.api._time import parse_timestamp
 from k8ssnap.api.constants import DURATION_PATTERN, PHASES, STORE_PHASES, Phase, StorePhase
+from k8ssnap.domain.expiry import parse_duration
 from k8ssnap.errors import ConfigError
 
 _JSON_TYPE_NAMES = {
@@ -118,8 +119,21 @@ _STORE_PHASE_BY_NAME: dict[str, StorePhase] = {phase: phase for phase in STORE_P
 
 
 def duration(obj: Mapping[str, Any], key: str, *, field: str) -> str | None:
-    """A Go duration string such as "720h"; absent, null and "" read as None."""
-    return matching(obj, key, _DURATION, field=field, example='a duration such as "720h" or "1h30m"')
+    """A Go duration string such as "720h"; absent, null and "" read as None.
+
+    Checked in full here, range included (Go's ``time.Duration`` holds at most
+    2562047h), so that a value the pattern admits but arithmetic refuses fails
+    the resource at once instead of after its work is done.
+    """
+    value = matching(obj, key, _DURATION, field=field, example='a duration such as "720h" or "1h30m"')
+    if value is not None:
+        try:
+            parse_duration(value)
+        except ValueError:
+            raise ConfigError(
+                f"{field} {value!r} is out of range: a Go duration is at most 2562047h (about 292 years)"
+            ) from None
+    return value
 
 
 def timestamp(obj: Mapping[str, Any], key: str, *, field: str) -> datetime | None:

@@ -34,10 +34,9 @@ def parse_timestamp(value: object, *, field: str) -> datetime | None:
     clock, fraction, zone = match.groups()
     fraction = (fraction or "")[:7]
     try:
-        parsed = datetime.fromisoformat(f"{date}T{clock}{fraction}{zone}")
-    except ValueError:
+        return datetime.fromisoformat(f"{date}T{clock}{fraction}{zone}").astimezone(UTC)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ConfigError(f"{field} is not a valid date and time: {value!r}") from None
-    return parsed.astimezone(UTC)
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -27,6 +27,9 @@ CATEGORY: Final = "k8ssnap"
 FINALIZER: Final = "clustersnapshot.rywt.io/archive"
 RECREATED: Final = f"{GROUP}/recreated-from-bucket"
 """Annotation of a Snapshot that housekeeping recreated from its archive in the bucket."""
+ATTEMPTS: Final = f"{GROUP}/attempts"
+"""Annotation of a Snapshot or Restore found InProgress: how many attempts at its work
+were started (see :mod:`k8ssnap.controllers.attempts`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,8 @@ class Flags:
     """Deflate level of the archives, 1 (fast) to 9 (small)."""
     lister_concurrency: int | None = None
     """Bound on parallel LISTs across all snapshots; None: ``snapshot_threads``."""
+    insecure_kubeconfig_tls: bool = False
+    """Let a kubeconfig from a custom resource skip TLS verification (unsafe; every use is reported)."""
 
 
 def _bool(text: str) -> bool:
@@ -101,6 +103,13 @@ def parser() -> argparse.ArgumentParser:
         help="old name: retry budget in minutes",
     )
     _add_bool(p, "insecure", False, "skip TLS verification of the object store")
+    _add_bool(
+        p,
+        "insecure-kubeconfig-tls",
+        False,
+        "UNSAFE: accept insecure-skip-tls-verify and http:// servers in kubeconfigs of Snapshots and "
+        "Restores (each use is logged and posted as an Event)",
+    )
     _add_bool(p, "createbucket", False, "create missing buckets at start")
     p.add_argument("--metrics-address", default="0.0.0.0:8080", help="/metrics, /healthz, /readyz")
     _add_bool(p, "leader-elect", True, "run leader election on a Lease")
@@ -141,6 +150,7 @@ def parse(argv: Sequence[str] | None = None) -> Flags:
         validate_file_info=ns.validatefileinfo,
         max_retry_elapsed_sec=retry,
         insecure=ns.insecure,
+        insecure_kubeconfig_tls=ns.insecure_kubeconfig_tls,
         create_bucket=ns.createbucket,
         metrics_address=ns.metrics_address,
         leader_elect=ns.leader_elect,

@@ -6,6 +6,13 @@ duration after the leader dies. On SIGTERM the process stops taking work,
 lets in-flight reconciles finish within the grace period, releases the
 lease, and exits. A snapshot cut off by the grace period stays InProgress
 and is taken again by the next leader (see :mod:`k8ssnap.controllers.snapshots`).
+
+An error that escapes the leading task (a bug, or a start-up step that
+cannot work) is not lost leadership: it ends :meth:`Manager.run` with that
+very error, and the process exits non-zero with its traceback logged (see
+:mod:`k8ssnap.app.controller`), so that the Deployment restarts it with
+back-off -- as a controller-runtime manager does when a runnable fails. A
+process in an unknown state does not campaign again.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ def settings_from(flags: Flags) -> Settings:
         restore_threads=flags.restore_threads,
         max_retry_elapsed=flags.max_retry_elapsed_sec,
         insecure=flags.insecure,
+        insecure_kubeconfig_tls=flags.insecure_kubeconfig_tls,
         create_bucket=flags.create_bucket,
         housekeep_store=flags.housekeep_store,
         restore_snapshots=flags.restore_snapshots,
@@ -146,24 +154,30 @@ class Manager:
             self._controller("restores", queues, restores.reconcile, self.settings.restore_threads),
             self._controller("objectstoreconfigs", queues, lambda k: objectstores.reconcile(ctx, k), 1),
         ]
-        async with asyncio.TaskGroup() as group:
-            for informer in informers.values():
-                group.create_task(informer.run(), name=f"informer-{informer.name}")
-            try:
-                await asyncio.gather(*(i.wait_for_sync() for i in informers.values()))
-                self.synced = True
-                keeper = housekeeping.Housekeeper(ctx)
-                if self.settings.restore_snapshots:
-                    await keeper.restore_snapshots()
-                tasks = [group.create_task(c.run(), name=f"controller-{c.name}") for c in controllers]
-                if self.settings.housekeep_store:
-                    tasks.append(group.create_task(keeper.run(), name="housekeeping"))
-                await asyncio.gather(*tasks)
-            finally:
-                await asyncio.gather(*(c.stop(self.grace) for c in controllers), return_exceptions=True)
-                for queue in queues.values():
-                    queue.shut_down()
-                raise asyncio.CancelledError
+        try:
+            async with asyncio.TaskGroup() as group:
+                running = [
+                    group.create_task(informer.run(), name=f"informer-{informer.name}")
+                    for informer in informers.values()
+                ]
+                try:
+                    await asyncio.gather(*(i.wait_for_sync() for i in informers.values()))
+                    self.synced = True
+                    keeper = housekeeping.Housekeeper(ctx)
+                    if self.settings.restore_snapshots:
+                        await keeper.restore_snapshots()
+                    tasks = [group.create_task(c.run(), name=f"controller-{c.name}") for c in controllers]
+                    if self.settings.housekeep_store:
+                        tasks.append(group.create_task(keeper.run(), name="housekeeping"))
+                    await asyncio.gather(*tasks)
+                finally:
+                    await asyncio.gather(*(c.stop(self.grace) for c in controllers), return_exceptions=True)
+                    for queue in queues.values():
+                        queue.shut_down()
+                    for task in running:
+                        task.cancel()
+        except BaseExceptionGroup as group_error:
+            raise _first_leaf(group_error) from None
 
     def _controller(
         self,
@@ -175,6 +189,12 @@ class Manager:
         return Controller(
             name=name, queue=queues[name], reconcile=reconcile, workers=workers, registry=self.registry
         )
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real error of a TaskGroup, so that its own traceback is what gets logged."""
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _enqueue_on_change(

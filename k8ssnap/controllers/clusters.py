@@ -3,7 +3,10 @@
 Inline kubeconfig text (k8s-snap's ``spec.kubeconfig``), a key of a Secret
 in the controller's namespace (``spec.kubeconfigSecret``), or neither,
 which means the controller's own cluster. The kubeconfig is never logged
-and never put into a status or an archive.
+and never put into a status or an archive. It may carry inline data only
+(:mod:`k8ssnap.kube.kubeconfig`); skipping TLS verification needs
+``--insecure-kubeconfig-tls`` and is reported on every use
+(:mod:`k8ssnap.controllers.insecure`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from contextlib import asynccontextmanager
 
 from k8ssnap import errors
 from k8ssnap.api.meta import KubeconfigRef
+from k8ssnap.controllers import insecure
 from k8ssnap.controllers.context import Context
 from k8ssnap.kube.client import KubeClient
 
@@ -38,9 +42,10 @@ async def secret_value(ctx: Context, *, name: str, key: str, what: str) -> str:
 
 @asynccontextmanager
 async def connect(
-    ctx: Context, ref: KubeconfigRef, *, max_connections: int = 32
+    ctx: Context, ref: KubeconfigRef, *, subject: insecure.Subject, max_connections: int = 32
 ) -> AsyncIterator[KubeClient]:
-    """A client for the cluster ``ref`` names; closed on exit unless it is our own."""
+    """A client for the cluster ``ref`` names, for work on ``subject``; closed on exit unless it
+    is our own."""
     if ref.in_cluster:
         yield ctx.kube
         return
@@ -49,8 +54,12 @@ async def connect(
     else:
         assert ref.secret is not None
         text = await secret_value(ctx, name=ref.secret.name, key=ref.secret.key, what="kubeconfig")
-    client = await KubeClient.from_kubeconfig_text(text, max_connections=max_connections)
+    client = await KubeClient.from_kubeconfig_text(
+        text, max_connections=max_connections, allow_insecure_tls=ctx.settings.insecure_kubeconfig_tls
+    )
     try:
+        if not client.tls_verified:
+            await insecure.report(ctx, subject, insecure.CLUSTER)
         yield client
     finally:
         await client.close()

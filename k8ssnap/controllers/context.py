@@ -11,6 +11,7 @@ from k8ssnap.api import constants
 from k8ssnap.controllers.events import EventRecorder
 from k8ssnap.domain import expiry
 from k8ssnap.kube.client import KubeClient
+from k8ssnap.runtime.clock import Clock, RealClock
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.metrics import Registry
@@ -30,6 +31,9 @@ class Settings:
     restore_threads: int = 8
     max_retry_elapsed: float = 300.0
     insecure: bool = False
+    """``--insecure``: the object store's TLS certificate is not verified."""
+    insecure_kubeconfig_tls: bool = False
+    """``--insecure-kubeconfig-tls``: a kubeconfig from a custom resource may skip TLS verification."""
     create_bucket: bool = False
     housekeep_store: bool = True
     restore_snapshots: bool = True
@@ -50,6 +54,8 @@ class Context:
     list_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(5))
     store_checks: dict[str, tuple[int, float]] = field(default_factory=dict)
     """ObjectstoreConfig name -> (generation, monotonic time) of its last store check."""
+    clock: Clock = field(default_factory=RealClock)
+    """Monotonic time and sleeping, for retries (a FakeClock in tests)."""
 
     def cached(self, kind: constants.ResourceKind, name: str) -> dict[str, Any] | None:
         """The cached object of ``kind`` named ``name`` in our namespace (never mutate it)."""

@@ -18,7 +18,10 @@ ObjectstoreConfig:
 At start, with ``--restoresnapshots``, every archive that has no Snapshot
 gets one, recreated Completed from the record stored beside it: a new
 controller on a new cluster then sees the old snapshots. This runs before
-any worker starts. Bucket listings are paginated, so any number of keys works.
+any worker starts, so one bad record costs only itself: it is logged, posted
+as a Warning Event on the ObjectstoreConfig and skipped (a record taken "in
+year 9999" is not even bad: its expiry is held at the end of that year).
+Bucket listings are paginated, so any number of keys works.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers import objectstores
+from k8ssnap.controllers import insecure, objectstores
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.store import layout
@@ -46,6 +49,8 @@ NOT_FOUND = status.REASON_FILE_NOT_FOUND
 RECREATED = constants.RECREATED
 MISMATCH = status.REASON_FILE_MISMATCH  # k8s-snap's words; also used for a checksum mismatch
 _MIN_KEEP = dt.timedelta(days=30)
+RECORD_SKIPPED = "RecordSkipped"
+"""Event reason on an ObjectstoreConfig: a stored record could not be recreated as a Snapshot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,11 @@ class Housekeeper:
                 found[snap.name] = snap
         return found
 
+    def _subject(self, config: str) -> insecure.Subject:
+        """The ObjectstoreConfig ``config``, for Events about using its store."""
+        raw = self.ctx.cached(constants.OBJECTSTORE_CONFIG, config) or {"metadata": {"name": config}}
+        return insecure.Subject(constants.OBJECTSTORE_CONFIG, raw)
+
     async def run(self) -> None:
         """Sweep now and then every interval, until cancelled."""
         while True:
@@ -101,7 +111,8 @@ class Housekeeper:
         """One housekeeping pass over every ObjectstoreConfig; errors are logged, not raised."""
         for config in self._configs():
             try:
-                async with objectstores.open_store(self.ctx, config) as (store, prefix):
+                opening = objectstores.open_store(self.ctx, config, subject=self._subject(config))
+                async with opening as (store, prefix):
                     await self._sweep(config, store, prefix)
             except errors.K8sSnapError as exc:
                 log.warning("housekeeping of ObjectstoreConfig %s failed: %s", config, exc.reason)
@@ -175,22 +186,47 @@ class Housekeeper:
         made = 0
         for config in self._configs():
             try:
-                async with objectstores.open_store(self.ctx, config) as (store, prefix):
+                opening = objectstores.open_store(self.ctx, config, subject=self._subject(config))
+                async with opening as (store, prefix):
                     listing = await _listing(store, prefix)
                     cached = self.ctx.informers[constants.SNAPSHOT.plural].list()
                     known = {str(o["metadata"]["name"]): o for o in cached}
                     for name, archive in listing.archives.items():
                         if name not in listing.records or (name in known and not _unfinished(known[name])):
                             continue
-                        try:
-                            made += await self._recreate(config, store, prefix, name, archive)
-                        except errors.K8sSnapError as exc:
-                            log.warning(
-                                "could not recreate Snapshot %s from the bucket: %s", name, exc.reason
-                            )
+                        made += await self._recreate_one(config, store, prefix, name, archive)
             except errors.K8sSnapError as exc:
                 log.warning("restoring snapshots from ObjectstoreConfig %s failed: %s", config, exc.reason)
         return made
+
+    async def _recreate_one(
+        self, config: str, store: S3Store, prefix: str, name: str, archive: StoredObject
+    ) -> int:
+        """:meth:`_recreate`, where one bad record costs only itself.
+
+        This runs before any worker starts, on every start: an error that escaped
+        it would stop the process at every restart. So any error about one record
+        is logged, posted as a Warning Event ``RecordSkipped`` on the
+        ObjectstoreConfig, and that record is skipped.
+        """
+        try:
+            return await self._recreate(config, store, prefix, name, archive)
+        except errors.K8sSnapError as exc:
+            reason = exc.reason
+            log.warning("could not recreate Snapshot %s from the bucket: %s", name, reason)
+        except Exception as exc:
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            log.exception("could not recreate Snapshot %s from the bucket", name)
+        raw = self.ctx.cached(constants.OBJECTSTORE_CONFIG, config)
+        if raw is not None:
+            await self.ctx.events.record(
+                raw,
+                kind=constants.OBJECTSTORE_CONFIG,
+                reason=RECORD_SKIPPED,
+                message=f"Snapshot {name} not recreated from the bucket: {reason}",
+                warning=True,
+            )
+        return 0
 
     async def _recreate(
         self, config: str, store: S3Store, prefix: str, name: str, archive: StoredObject
@@ -201,34 +237,39 @@ class Housekeeper:
             log.warning("archive %s has an unreadable record: %s", name, exc.reason)
             return 0
         body = _snapshot_body(self.ctx.settings.namespace, name, config, record)
+        completed = _completed_status(record, archive)  # before creating: a bad record creates nothing
         try:
             await self.ctx.kube.create(self.ctx.path(constants.SNAPSHOT), body)
         except errors.AlreadyExists:
             # finish one an earlier pass created but could not complete; leave anyone else's alone
             if not _unfinished(await self.ctx.kube.get(self.ctx.path(constants.SNAPSHOT, name))):
                 return 0
-        until = max(
-            expiry.snapshot_expiry(
-                taken_at=record.index.snapshot_timestamp,
-                ttl=record.spec.ttl,
-                available_until=record.spec.available_until,
-            ),
-            dt.datetime.now(dt.UTC) + _MIN_KEEP,
-        )
-        completed = status.snapshot_completed(
-            contents=record.index.paths,
-            resource_version=record.index.snapshot_resource_version,
-            timestamp=record.index.snapshot_timestamp,
-            stored_file_size=archive.size,
-            stored_timestamp=archive.last_modified,
-            available_until=until,
-            stored_sha256=record.sha256,
-        )
         await self.ctx.kube.merge_patch(
             self.ctx.path(constants.SNAPSHOT, name, status=True), {"status": completed}
         )
         log.info("recreated Snapshot %s from the bucket", name)
         return 1
+
+
+def _completed_status(record: StoredRecord, archive: StoredObject) -> Any:
+    """The Completed status of a Snapshot recreated from ``record``, kept at least 30 days."""
+    until = max(
+        expiry.snapshot_expiry(
+            taken_at=record.index.snapshot_timestamp,
+            ttl=record.spec.ttl,
+            available_until=record.spec.available_until,
+        ),
+        dt.datetime.now(dt.UTC) + _MIN_KEEP,
+    )
+    return status.snapshot_completed(
+        contents=record.index.paths,
+        resource_version=record.index.snapshot_resource_version,
+        timestamp=record.index.snapshot_timestamp,
+        stored_file_size=archive.size,
+        stored_timestamp=archive.last_modified,
+        available_until=until,
+        stored_sha256=record.sha256,
+    )
 
 
 def _unfinished(raw: dict[str, Any]) -> bool:

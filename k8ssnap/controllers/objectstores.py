@@ -24,7 +24,7 @@ from typing import Any
 from k8ssnap import errors
 from k8ssnap.api import constants
 from k8ssnap.api.resources import ObjectstoreConfig, parse_objectstore_config
-from k8ssnap.controllers import clusters
+from k8ssnap.controllers import clusters, insecure
 from k8ssnap.controllers.context import Context
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
@@ -89,10 +89,19 @@ async def ensure_bucket(ctx: Context, store: S3Store) -> None:
         await store.check()
 
 
+def _unverified(settings: S3Settings) -> bool:
+    """An https endpoint whose certificate is not checked (``--insecure``)."""
+    return not settings.verify_tls and not settings.insecure
+
+
 @asynccontextmanager
-async def open_store(ctx: Context, name: str | None) -> AsyncIterator[tuple[S3Store, str]]:
-    """An open store and key prefix for ObjectstoreConfig ``name``."""
+async def open_store(
+    ctx: Context, name: str | None, *, subject: insecure.Subject
+) -> AsyncIterator[tuple[S3Store, str]]:
+    """An open store and key prefix for ObjectstoreConfig ``name``, for work on ``subject``."""
     settings, prefix = await settings_for(ctx, name)
+    if _unverified(settings):
+        await insecure.report(ctx, subject, insecure.STORE)
     store = await S3Store.open(settings)
     store.backoff = type(store.backoff)(initial=0.5, max_elapsed=ctx.settings.max_retry_elapsed)
     try:
@@ -113,9 +122,12 @@ def _users(ctx: Context, name: str) -> list[str]:
     return users
 
 
-async def _check(ctx: Context, name: str) -> tuple[str, str, bool | None]:
+async def _check(ctx: Context, raw: dict[str, Any]) -> tuple[str, str, bool | None]:
+    name = raw["metadata"]["name"]
     try:
         settings, _ = await settings_for(ctx, name)
+        if _unverified(settings):
+            await insecure.report(ctx, insecure.Subject(constants.OBJECTSTORE_CONFIG, raw), insecure.STORE)
         store = await S3Store.open(settings)
         store.backoff = type(store.backoff)(initial=0.5, max_elapsed=5.0)
         try:
@@ -162,7 +174,7 @@ async def reconcile(ctx: Context, key: ObjectKey) -> Requeue | None:
         due = last[1] + ctx.settings.store_check_interval - time.monotonic()
         if due > 0:  # checked recently and unchanged: Snapshot events alone do not re-check S3
             return Requeue(after=due)
-    phase, reason, exists = await _check(ctx, key.name)
+    phase, reason, exists = await _check(ctx, raw)
     ctx.store_checks[key.name] = (generation, time.monotonic())
     status = {
         "phase": phase,

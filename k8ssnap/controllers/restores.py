@@ -14,7 +14,11 @@ restore (see :mod:`k8ssnap.controllers.snapshots`).
 A Restore found InProgress (at the server's current version) was
 interrupted by a controller restart; it runs again. That is safe because a restore creates
 and never updates (unless overwriteExisting): what the first run created
-is reported as alreadyExisted.
+is reported as alreadyExisted. After :data:`~k8ssnap.controllers.attempts.MAX_INTERRUPTED`
+interrupted attempts it goes Failed instead (the archive may be what kills the process).
+
+The outcome of a finished restore is reported by :mod:`k8ssnap.controllers.outcomes`:
+retried, and never a reason to run the restore again.
 
 Result lists in the status keep at most :data:`MAX_STATUS_ENTRIES` entries
 each (etcd's object size limit); the counts are always exact.
@@ -31,7 +35,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restore_preference, parse_snapshot
 from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers import clusters, objectstores
+from k8ssnap.controllers import attempts, clusters, insecure, objectstores, outcomes
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.domain.preference import Preference
@@ -67,6 +71,7 @@ class RestoreReconciler:
             ["restore", "outcome"],
         )
         self._last = m.gauge("k8ssnap_restore_last_success_timestamp_seconds", "Time of the last success.")
+        self._outcomes = outcomes.Outcomes(ctx, KIND)
 
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
@@ -109,13 +114,51 @@ class RestoreReconciler:
         return await self._expire(raw, restore)
 
     async def _restore(self, raw: dict[str, Any], restore: Restore) -> None:
-        """Claim the restore (InProgress, preconditioned), run it, and report the outcome."""
+        """Claim the restore (InProgress, preconditioned), run it, and report the outcome.
+
+        A restore whose work finished but whose report is not saved yet only has
+        its report written again; one interrupted too often goes Failed
+        (:mod:`k8ssnap.controllers.attempts`).
+        """
+        if self._outcomes.pending(raw):
+            await self._outcomes.resend(raw)
+            return
         started = time.monotonic()
+        resumed = restore.status.phase == constants.PHASE_IN_PROGRESS
+        if resumed and attempts.exhausted(raw):
+            reason = attempts.interrupted_reason(attempts.interrupted(raw))
+            await self._fail(raw, restore, reason, started, if_unchanged=True)
+            return
         try:
             snapshot = self._snapshot(restore)
         except errors.ConfigError as exc:
             await self._fail(raw, restore, exc.reason, started, if_unchanged=True)
             return
+        await self._claim(raw, snapshot, resumed=resumed)
+        try:
+            result = await self._run(
+                raw, restore, snapshot.spec.objectstore_config, self._preference(restore)
+            )
+        except errors.K8sSnapError as exc:
+            await self._fail(raw, restore, exc.reason, started)
+            return
+        except Exception as exc:
+            log.exception("restore %s failed unexpectedly", restore.name)
+            await self._fail(raw, restore, f"internal error: {type(exc).__name__}: {exc}", started)
+            return
+        try:
+            report = self._completed(restore, result, started)
+        except Exception as exc:  # bookkeeping must never make a finished restore run again
+            log.exception("restore %s finished, but its outcome cannot be reported", restore.name)
+            reason = f"restored, but the outcome cannot be reported: {type(exc).__name__}: {exc}"
+            await self._fail(raw, restore, reason, started)
+            return
+        await self._outcomes.report(raw, report, failed=lambda why: self._failed_report(restore, why))
+
+    async def _claim(self, raw: dict[str, Any], snapshot: Snapshot, *, resumed: bool) -> None:
+        """InProgress, preconditioned; a resumed restore first counts its attempt."""
+        if resumed:
+            raw = await attempts.count_next(self.ctx, KIND, raw)
         contents = snapshot.status.number_of_contents
         await self.ctx.write_status(
             KIND,
@@ -124,15 +167,9 @@ class RestoreReconciler:
             event=("InProgress", f"restoring snapshot {snapshot.name} ({contents} objects)"),
             if_unchanged=True,
         )
-        try:
-            result = await self._run(restore, snapshot.spec.objectstore_config, self._preference(restore))
-        except errors.K8sSnapError as exc:
-            await self._fail(raw, restore, exc.reason, started)
-            return
-        except Exception as exc:
-            log.exception("restore %s failed unexpectedly", restore.name)
-            await self._fail(raw, restore, f"internal error: {type(exc).__name__}: {exc}", started)
-            return
+
+    def _completed(self, restore: Restore, result: RestoreResult, started: float) -> outcomes.Report:
+        """The Completed report of a finished restore (and its metrics)."""
         until = expiry.restore_expiry(
             taken_at=result.timestamp, ttl=restore.spec.ttl, available_until=restore.spec.available_until
         )
@@ -159,7 +196,7 @@ class RestoreReconciler:
             f"existed {len(result.already_existed)}, failed {len(result.failed)}, "
             f"excluded {len(result.excluded)} in {elapsed:.1f} s"
         )
-        await self.ctx.write_status(KIND, raw, _capped(body), event=("Completed", message))
+        return outcomes.Report(body=_capped(body), event=("Completed", message))
 
     def _snapshot(self, restore: Restore) -> Snapshot:
         name = restore.spec.snapshot_name
@@ -183,9 +220,12 @@ class RestoreReconciler:
         except ValueError as exc:
             raise errors.ConfigError(f"RestorePreference {name!r} is invalid: {exc}") from None
 
-    async def _run(self, restore: Restore, store_name: str | None, preference: Preference) -> RestoreResult:
+    async def _run(
+        self, raw: dict[str, Any], restore: Restore, store_name: str | None, preference: Preference
+    ) -> RestoreResult:
         name = restore.spec.snapshot_name
-        async with objectstores.open_store(self.ctx, store_name) as (store, prefix):
+        subject = insecure.Subject(KIND, raw)
+        async with objectstores.open_store(self.ctx, store_name, subject=subject) as (store, prefix):
             try:
                 record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
                 sha256, size = record.sha256, record.size
@@ -200,7 +240,7 @@ class RestoreReconciler:
                 overwrite_existing=preference.overwrite_existing,
                 dry_run=restore.spec.dry_run,
             )
-            async with clusters.connect(self.ctx, restore.spec.kubeconfig) as kube:
+            async with clusters.connect(self.ctx, restore.spec.kubeconfig, subject=subject) as kube:
                 return await self.engine.run(job, kube=kube, store=store)
 
     def _record(self, name: str, result: RestoreResult, elapsed: float) -> None:
@@ -225,18 +265,24 @@ class RestoreReconciler:
         *,
         if_unchanged: bool = False,
     ) -> None:
+        """Failed with ``reason``: preconditioned when decided from the cache (``if_unchanged``),
+        else the report of claimed work (:mod:`k8ssnap.controllers.outcomes`)."""
+        self._results.labels(result="failed").inc()
+        self._duration.labels(result="failed").observe(time.monotonic() - started)
+        report = self._failed_report(restore, reason)
+        if if_unchanged:
+            await self.ctx.write_status(KIND, raw, report.body, event=report.event, if_unchanged=True)
+        else:
+            await self._outcomes.report(raw, report, failed=lambda why: self._failed_report(restore, why))
+
+    @staticmethod
+    def _failed_report(restore: Restore, reason: str) -> outcomes.Report:
         created = restore.creation_timestamp or dt.datetime.now(dt.UTC)
         until = expiry.restore_expiry(
             taken_at=created, ttl=restore.spec.ttl, available_until=restore.spec.available_until
         )
-        self._results.labels(result="failed").inc()
-        self._duration.labels(result="failed").observe(time.monotonic() - started)
-        await self.ctx.write_status(
-            KIND,
-            raw,
-            status.restore_failed(reason, preserve_until=until),
-            event=("Failed", reason),
-            if_unchanged=if_unchanged,
+        return outcomes.Report(
+            body=status.restore_failed(reason, preserve_until=until), event=("Failed", reason)
         )
 
     async def _expire(self, raw: dict[str, Any], restore: Restore) -> Requeue | None:

@@ -18,7 +18,11 @@ cached object and moves it one step. What changed from the original:
 * A Snapshot found InProgress (at the server's current version) was
   interrupted by a controller restart (the work queue never hands one key
   to two workers), so the snapshot is taken again from the start; it never
-  stays InProgress.
+  stays InProgress. After :data:`~k8ssnap.controllers.attempts.MAX_INTERRUPTED`
+  interrupted attempts it goes Failed instead: the snapshot itself may be
+  what kills the process.
+* The outcome is reported by :mod:`k8ssnap.controllers.outcomes`: retried,
+  and never a reason to take the snapshot again.
 * Any failure, also an unexpected one, ends in Failed with a reason.
 * ``status.contents`` lists at most :data:`MAX_STATUS_CONTENTS` paths, to
   keep the object well under etcd's size limit; ``numberOfContents`` is
@@ -36,7 +40,7 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
-from k8ssnap.controllers import clusters, objectstores
+from k8ssnap.controllers import attempts, clusters, insecure, objectstores, outcomes
 from k8ssnap.controllers.context import Context
 from k8ssnap.domain import expiry
 from k8ssnap.runtime.controller import Requeue
@@ -66,6 +70,7 @@ class SnapshotReconciler:
         self._objects = m.gauge("k8ssnap_snapshot_objects", "Objects in the last snapshot.", ["snapshot"])
         self._bytes = m.gauge("k8ssnap_snapshot_bytes", "Archive bytes of the last snapshot.", ["snapshot"])
         self._last = m.gauge("k8ssnap_snapshot_last_success_timestamp_seconds", "Time of the last success.")
+        self._outcomes = outcomes.Outcomes(ctx, KIND)
 
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
@@ -134,7 +139,43 @@ class SnapshotReconciler:
         )
 
     async def _take(self, raw: dict[str, Any], snap: Snapshot, *, resumed: bool) -> None:
-        """Claim the snapshot (InProgress, preconditioned), take it, and report the outcome."""
+        """Claim the snapshot (InProgress, preconditioned), take it, and report the outcome.
+
+        A snapshot whose work finished but whose report is not saved yet only has
+        its report written again; one interrupted too often goes Failed
+        (:mod:`k8ssnap.controllers.attempts`).
+        """
+        if self._outcomes.pending(raw):
+            await self._outcomes.resend(raw)
+            return
+        started = time.monotonic()
+        if resumed and attempts.exhausted(raw):
+            reason = attempts.interrupted_reason(attempts.interrupted(raw))
+            await self._fail(raw, snap, reason, started, if_unchanged=True)
+            return
+        await self._claim(raw, snap, resumed=resumed)
+        try:
+            outcome = await self._run(raw, snap)
+        except errors.K8sSnapError as exc:
+            await self._fail(raw, snap, exc.reason, started)
+            return
+        except Exception as exc:
+            log.exception("snapshot %s failed unexpectedly", snap.name)
+            await self._fail(raw, snap, f"internal error: {type(exc).__name__}: {exc}", started)
+            return
+        try:
+            report = self._completed(snap, outcome, started)
+        except Exception as exc:  # bookkeeping must never make a stored snapshot be taken again
+            log.exception("snapshot %s was stored, but its outcome cannot be reported", snap.name)
+            reason = f"stored, but the outcome cannot be reported: {type(exc).__name__}: {exc}"
+            await self._fail(raw, snap, reason, started)
+            return
+        await self._outcomes.report(raw, report, failed=lambda why: self._failed_report(snap, why))
+
+    async def _claim(self, raw: dict[str, Any], snap: Snapshot, *, resumed: bool) -> None:
+        """InProgress, preconditioned; a resumed snapshot first counts its attempt."""
+        if resumed:
+            raw = await attempts.count_next(self.ctx, KIND, raw)
         await self.ctx.write_status(
             KIND,
             raw,
@@ -149,16 +190,9 @@ class SnapshotReconciler:
                 reason="Resumed",
                 message="controller restarted during the snapshot; taking it again",
             )
-        started = time.monotonic()
-        try:
-            outcome = await self._run(snap)
-        except errors.K8sSnapError as exc:
-            await self._fail(raw, snap, exc.reason, started)
-            return
-        except Exception as exc:
-            log.exception("snapshot %s failed unexpectedly", snap.name)
-            await self._fail(raw, snap, f"internal error: {type(exc).__name__}: {exc}", started)
-            return
+
+    def _completed(self, snap: Snapshot, outcome: SnapshotOutcome, started: float) -> outcomes.Report:
+        """The Completed report of a stored snapshot (and its metrics)."""
         until = expiry.snapshot_expiry(
             taken_at=outcome.timestamp, ttl=snap.spec.ttl, available_until=snap.spec.available_until
         )
@@ -183,10 +217,11 @@ class SnapshotReconciler:
             f"{outcome.index.total} objects, {outcome.stored.size} bytes "
             f"at resourceVersion {outcome.resource_version} in {elapsed:.1f} s"
         )
-        await self.ctx.write_status(KIND, raw, body, event=("Completed", message))
+        return outcomes.Report(body=body, event=("Completed", message))
 
-    async def _run(self, snap: Snapshot) -> SnapshotOutcome:
+    async def _run(self, raw: dict[str, Any], snap: Snapshot) -> SnapshotOutcome:
         ctx = self.ctx
+        subject = insecure.Subject(KIND, raw)
         spec = RecordedSpec(
             cluster_name=snap.spec.cluster_name,
             ttl=snap.spec.ttl,
@@ -194,9 +229,12 @@ class SnapshotReconciler:
             objectstore_config=snap.spec.objectstore_config or "",
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
-        async with objectstores.open_store(ctx, snap.spec.objectstore_config) as (store, prefix):
+        async with objectstores.open_store(ctx, snap.spec.objectstore_config, subject=subject) as (
+            store,
+            prefix,
+        ):
             await objectstores.ensure_bucket(ctx, store)
-            async with clusters.connect(ctx, snap.spec.kubeconfig) as kube:
+            async with clusters.connect(ctx, snap.spec.kubeconfig, subject=subject) as kube:
                 job = SnapshotJob(
                     name=snap.name,
                     cluster_name=snap.spec.cluster_name,
@@ -206,19 +244,33 @@ class SnapshotReconciler:
                 )
                 return await self.engine.run(job, kube=kube, store=store)
 
-    async def _fail(self, raw: dict[str, Any], snap: Snapshot, reason: str, started: float) -> None:
+    async def _fail(
+        self,
+        raw: dict[str, Any],
+        snap: Snapshot,
+        reason: str,
+        started: float,
+        *,
+        if_unchanged: bool = False,
+    ) -> None:
+        """Failed with ``reason``: preconditioned when decided from the cache (``if_unchanged``),
+        else the report of claimed work (:mod:`k8ssnap.controllers.outcomes`)."""
+        self._results.labels(result="failed").inc()
+        self._duration.labels(result="failed").observe(time.monotonic() - started)
+        report = self._failed_report(snap, reason)
+        if if_unchanged:
+            await self.ctx.write_status(KIND, raw, report.body, event=report.event, if_unchanged=True)
+        else:
+            await self._outcomes.report(raw, report, failed=lambda why: self._failed_report(snap, why))
+
+    @staticmethod
+    def _failed_report(snap: Snapshot, reason: str) -> outcomes.Report:
         created = snap.creation_timestamp or dt.datetime.now(dt.UTC)
         until = expiry.snapshot_expiry(
             taken_at=created, ttl=snap.spec.ttl, available_until=snap.spec.available_until
         )
-        self._results.labels(result="failed").inc()
-        self._duration.labels(result="failed").observe(time.monotonic() - started)
-        await self.ctx.write_status(
-            KIND,
-            raw,
-            status.snapshot_failed(reason, available_until=until, observed_generation=snap.generation),
-            event=("Failed", reason),
-        )
+        body = status.snapshot_failed(reason, available_until=until, observed_generation=snap.generation)
+        return outcomes.Report(body=body, event=("Failed", reason))
 
     async def _expire(self, raw: dict[str, Any], snap: Snapshot) -> Requeue | None:
         now = dt.datetime.now(dt.UTC)
@@ -245,7 +297,9 @@ class SnapshotReconciler:
         if not snap.has_finalizer:
             return
         try:
-            async with objectstores.open_store(self.ctx, snap.spec.objectstore_config) as (store, prefix):
+            subject = insecure.Subject(KIND, raw)
+            opening = objectstores.open_store(self.ctx, snap.spec.objectstore_config, subject=subject)
+            async with opening as (store, prefix):
                 await store.delete(layout.archive_key(snap.name, prefix=prefix))
                 await store.delete(layout.record_key(snap.name, prefix=prefix))
             message = "archive deleted"

@@ -8,7 +8,8 @@ Nothing here reads a clock: callers pass ``now``.
 
 Expiry follows k8s-snap: ``availableUntil`` is the time the snapshot was
 taken plus ``ttl`` (default 720h for Snapshots, 168h for Restores), and an
-explicit ``spec.availableUntil`` wins over ``ttl``.
+explicit ``spec.availableUntil`` wins over ``ttl``. Expiry arithmetic never
+overflows: a sum past year 9999 is held at :data:`LATEST`.
 """
 
 from __future__ import annotations
@@ -88,10 +89,9 @@ def parse_time(text: str) -> datetime:
     fraction = (fraction or "")[:7]  # "." plus at most 6 digits: datetime holds microseconds
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        parsed = datetime.fromisoformat(f"{date}T{clock}{fraction}{offset}")
-    except ValueError as error:
+        return datetime.fromisoformat(f"{date}T{clock}{fraction}{offset}").astimezone(UTC)
+    except (ValueError, OverflowError) as error:  # OverflowError: out of years 1-9999 in UTC
         raise ValueError(f"invalid time {text!r}: {error}") from None
-    return parsed.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:
@@ -147,12 +147,19 @@ def seconds_until(until: datetime, now: datetime) -> float:
     return max((until - now).total_seconds(), 0.0)
 
 
+LATEST = datetime.max.replace(microsecond=0, tzinfo=UTC)
+"""The latest time k8ssnap writes: an expiry past it is held here (9999-12-31T23:59:59Z)."""
+
+
 def _expiry(taken_at: datetime, ttl: str, available_until: datetime | None) -> datetime:
     _require_aware(taken_at)
     if available_until is not None:
         _require_aware(available_until)
         return available_until.astimezone(UTC)
-    return taken_at.astimezone(UTC) + parse_duration(ttl)
+    try:
+        return taken_at.astimezone(UTC) + parse_duration(ttl)
+    except OverflowError:  # taken in year 9999 (a hostile stored record): keep it to the last moment
+        return LATEST
 
 
 def _whole_micros(duration: timedelta) -> int:

@@ -10,6 +10,13 @@ Rules, each fixing or keeping a k8s-snap behaviour:
 * Subresources (``pods/log``, ``deployments/scale``) are dropped.
 * :data:`NEVER_RESTORABLE` resources are dropped even though their verbs
   qualify, because a restore must never recreate them (see its comment).
+* k8ssnap's own work orders are dropped: every resource of
+  ``clustersnapshot.rywt.io`` except :data:`K8SSNAP_CONFIGURATION`
+  (ObjectstoreConfigs and RestorePreferences). A Snapshot or Restore may
+  carry a whole kubeconfig inline (``spec.kubeconfig``): archiving it would
+  put another cluster's credentials in the bucket, and a restore skips
+  them anyway (``backup-job``). Kinds added to the group later are left
+  out unless listed here, so a new kind never leaks a kubeconfig by default.
 * k8s-snap archived every served version of a resource, so one object
   appeared several times. We take exactly one version per (group,
   resource): the group's preferred version when it serves the resource,
@@ -36,6 +43,11 @@ NEVER_RESTORABLE: frozenset[GroupResource] = frozenset(
         kinds.VOLUME_ATTACHMENTS,  # attach requests for the source's nodes; would re-attach
     }
 )
+
+K8SSNAP_CONFIGURATION: frozenset[GroupResource] = frozenset(
+    {GroupResource(kinds.K8SSNAP, "objectstoreconfigs"), GroupResource(kinds.K8SSNAP, "restorepreferences")}
+)
+"""The only resources of k8ssnap's own group that snapshots archive: configuration, no credentials."""
 
 _KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 _STAGE_RANK = {None: 0, "beta": 1, "alpha": 2}
@@ -79,6 +91,7 @@ def is_snapshottable(resource: ApiResource) -> bool:
         "/" not in resource.resource
         and resource.verbs >= REQUIRED_VERBS
         and resource.group_resource not in NEVER_RESTORABLE
+        and (resource.group != kinds.K8SSNAP or resource.group_resource in K8SSNAP_CONFIGURATION)
     )
 
 

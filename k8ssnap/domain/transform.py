@@ -1,8 +1,10 @@
 """Turn an archived object into the body a restore POSTs.
 
 :func:`transform` never mutates its input: it deep-copies, then edits the
-copy. Every rule is listed, with its reason, in ``docs/restore-rules.md``.
-In short:
+copy. It is total over any JSON: archived objects are untrusted, so a field
+of an unexpected type is left as it is (the API server judges it), never a
+reason to raise. Every rule is listed, with its reason, in
+``docs/restore-rules.md``. In short:
 
 * every object: drop the server-set metadata (``uid``, ``resourceVersion``,
   ``creationTimestamp``, ``generation``, ``managedFields``, ``selfLink``,
@@ -27,6 +29,7 @@ from typing import Any
 import orjson
 
 from k8ssnap.domain import kinds
+from k8ssnap.domain.fields import text
 from k8ssnap.domain.nodeports import chosen_ports, port_key
 from k8ssnap.domain.paths import GroupResource, parse_path
 
@@ -107,11 +110,11 @@ def _service(new: Json, original: Mapping[str, Any]) -> None:
     if spec.get("clusterIP") != "None":
         _drop(spec, "clusterIP", "clusterIPs")
     chosen = chosen_ports(original)
-    keeps_ports = spec.get("type") in NODE_PORT_TYPES
+    keeps_ports = text(spec.get("type")) in NODE_PORT_TYPES
     for port in _dicts(spec, "ports"):
         if not (keeps_ports and port_key(port) in chosen.node_ports):
             port.pop("nodePort", None)
-    if not (spec.get("type") == "LoadBalancer" and chosen.health_check):
+    if not (text(spec.get("type")) == "LoadBalancer" and chosen.health_check):
         spec.pop("healthCheckNodePort", None)
 
 
@@ -133,31 +136,35 @@ def _pod(new: Json, original: Mapping[str, Any]) -> None:
     _drop(spec, "nodeName", "priority")
     prefix = f"{_account_of(spec)}-token-"
     dropped = {
-        volume.get("name")
+        name
         for volume in _dicts(spec, "volumes")
-        if str((_child(volume, "secret") or {}).get("secretName", "")).startswith(prefix)
+        if text((_child(volume, "secret") or {}).get("secretName")).startswith(prefix)
+        and (name := text(volume.get("name")))
     }
     if not dropped:
         return
-    spec["volumes"] = [v for v in spec["volumes"] if v.get("name") not in dropped]
+    spec["volumes"] = _without_names(spec["volumes"], dropped)
     for kind in ("initContainers", "containers", "ephemeralContainers"):
         for container in _dicts(spec, kind):
             if isinstance(container.get("volumeMounts"), list):
-                container["volumeMounts"] = [
-                    m for m in container["volumeMounts"] if m.get("name") not in dropped
-                ]
+                container["volumeMounts"] = _without_names(container["volumeMounts"], dropped)
+
+
+def _without_names(entries: list[Any], names: set[str]) -> list[Any]:
+    """``entries`` but the objects whose ``name`` is one of ``names``; any other entry stays."""
+    return [e for e in entries if not (isinstance(e, dict) and text(e.get("name")) in names)]
 
 
 def _account_of(pod_spec: Json) -> str:
-    return str(pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default")
+    return text(pod_spec.get("serviceAccountName")) or text(pod_spec.get("serviceAccount")) or "default"
 
 
 def _service_account(new: Json, original: Mapping[str, Any]) -> None:
     metadata = _child(new, "metadata") or {}
-    prefix = f"{metadata.get('name', '')}-token-"
-    if "secrets" not in new:
+    prefix = f"{text(metadata.get('name'))}-token-"
+    if not isinstance(new.get("secrets"), list):
         return
-    kept = [s for s in _dicts(new, "secrets") if not str(s.get("name", "")).startswith(prefix)]
+    kept = [s for s in new["secrets"] if not (isinstance(s, dict) and text(s.get("name")).startswith(prefix))]
     if kept:
         new["secrets"] = kept
     else:

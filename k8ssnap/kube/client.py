@@ -1,9 +1,11 @@
 """A raw-JSON client for one kube-apiserver.
 
-kubernetes-asyncio does what it is good at -- reading kubeconfigs (inline,
-file, in-cluster), client certificates, tokens and exec plugins -- and
-:mod:`k8ssnap.kube.transport` turns its configuration into the aiohttp
-session that carries our requests. Bodies go out as
+Two ways in. The controller's own cluster (``--kubeconfig`` or in-cluster
+config) goes through kubernetes-asyncio's full loader, which does what it
+is good at: files, exec plugins, token refresh. A kubeconfig from a custom
+resource goes through :mod:`k8ssnap.kube.kubeconfig` instead, which
+accepts inline data only. Either way :mod:`k8ssnap.kube.transport` opens
+the aiohttp session that carries our requests. Bodies go out as
 orjson bytes and come back as bytes or orjson-parsed dicts; no generated
 model class is ever built on a hot path.
 
@@ -16,24 +18,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import orjson
-import yaml
 from kubernetes_asyncio.client.configuration import Configuration
 from kubernetes_asyncio.config import incluster_config, kube_config
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from k8ssnap import errors
-from k8ssnap.kube import errormap, transport
+from k8ssnap.kube import errormap, kubeconfig, transport
 
 JsonObj = dict[str, Any]
+AuthHeaders = Callable[[], Awaitable[Mapping[str, str]]]
+"""The credential headers of the next request (a token may be refreshed between requests)."""
 
 _RETRIABLE_IO = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
 
@@ -45,40 +45,50 @@ class KubeClient:
     work as well. Use as an async context manager, or call :meth:`close`.
     """
 
-    def __init__(self, configuration: Configuration, *, max_connections: int, tmpdir: Path | None) -> None:
-        self._configuration = configuration
-        self._transport = transport.open_transport(configuration, max_connections=max_connections)
+    def __init__(
+        self,
+        endpoint: transport.Endpoint,
+        *,
+        auth: AuthHeaders,
+        max_connections: int,
+        tls_verified: bool = True,
+    ) -> None:
+        self._auth = auth
+        self._transport = transport.open_transport(endpoint, max_connections=max_connections)
         self._session: aiohttp.ClientSession = self._transport.session
-        self._tmpdir = tmpdir
-        self.host: str = str(configuration.host or "").rstrip("/")
+        self.host: str = endpoint.host
+        self.tls_verified = tls_verified
+        """False when the server's certificate is not checked (allowed only by an explicit flag)."""
 
     # -- construction ---------------------------------------------------------
 
     @classmethod
-    async def from_kubeconfig_text(cls, text: str, *, max_connections: int = 64) -> KubeClient:
-        """Connect with an inline kubeconfig (as in a Snapshot's ``spec.kubeconfig``)."""
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise errors.ConfigError("the kubeconfig is not valid YAML") from None
-        if not isinstance(data, dict):
-            raise errors.ConfigError("the kubeconfig is not a YAML mapping")
-        tmpdir = Path(tempfile.mkdtemp(prefix="k8ssnap-kc-"))
-        configuration = Configuration()
-        try:
-            await kube_config.load_kube_config_from_dict(
-                data, client_configuration=configuration, temp_file_path=str(tmpdir)
-            )
-        except (ConfigException, KeyError, TypeError, ValueError) as exc:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-            raise errors.ConfigError(f"the kubeconfig cannot be used: {type(exc).__name__}") from None
-        return cls(configuration, max_connections=max_connections, tmpdir=tmpdir)
+    async def from_kubeconfig_text(
+        cls, text: str, *, max_connections: int = 64, allow_insecure_tls: bool = False
+    ) -> KubeClient:
+        """Connect with an inline kubeconfig from a custom resource (``spec.kubeconfig`` or a
+        Secret): inline data only, see :mod:`k8ssnap.kube.kubeconfig`. ``allow_insecure_tls``
+        is ``--insecure-kubeconfig-tls``."""
+        loaded = await kubeconfig.load(text, allow_insecure_tls=allow_insecure_tls)
+        endpoint = transport.Endpoint(
+            host=loaded.server,
+            ssl_context=loaded.ssl_context,
+            proxy_url=loaded.proxy_url,
+            tls_server_name=loaded.tls_server_name,
+        )
+        headers = dict(loaded.headers)
+
+        async def auth() -> Mapping[str, str]:
+            return headers
+
+        return cls(endpoint, auth=auth, max_connections=max_connections, tls_verified=loaded.tls_verified)
 
     @classmethod
     async def from_kubeconfig_file(
         cls, path: str | None, *, master: str | None = None, max_connections: int = 64
     ) -> KubeClient:
-        """Connect with a kubeconfig file, or in-cluster config when ``path`` is None."""
+        """Connect with the operator's kubeconfig file (kubernetes-asyncio's full loader: exec
+        plugins, files), or in-cluster config when ``path`` is None."""
         configuration = Configuration()
         try:
             if path:
@@ -89,13 +99,21 @@ class KubeClient:
             raise errors.ConfigError(f"cannot load the controller's kubeconfig: {exc}") from None
         if master:
             configuration.host = master
-        return cls(configuration, max_connections=max_connections, tmpdir=None)
+
+        async def auth() -> Mapping[str, str]:
+            settings = (await configuration.auth_settings()).values()
+            return {
+                str(s["key"]): str(s["value"]) for s in settings if s.get("in") == "header" and s.get("value")
+            }
+
+        endpoint = transport.endpoint_of(configuration)
+        return cls(
+            endpoint, auth=auth, max_connections=max_connections, tls_verified=bool(configuration.verify_ssl)
+        )
 
     async def close(self) -> None:
-        """Close the connection pool and remove any credential temp files."""
+        """Close the connection pool."""
         await self._session.close()
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -109,9 +127,7 @@ class KubeClient:
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
-        for setting in (await self._configuration.auth_settings()).values():
-            if setting.get("in") == "header" and setting.get("value"):
-                headers[str(setting["key"])] = str(setting["value"])
+        headers.update(await self._auth())
         return headers
 
     def _url(self, path: str, query: Mapping[str, str | int] | None) -> str:

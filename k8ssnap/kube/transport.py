@@ -28,6 +28,24 @@ READ_BUFFER = 2**21
 """aiohttp's read buffer: a watch event of a large object may exceed the default (etcd allows 1.5 MiB)."""
 
 
+@dataclass(frozen=True, slots=True, repr=False)
+class Endpoint:
+    """Where one API server is and how to speak TLS to it: what :func:`open_transport` needs.
+
+    Built by :func:`endpoint_of` from kubernetes-asyncio's configuration (the
+    controller's own kubeconfig or in-cluster config), or from an inline
+    kubeconfig of a custom resource (:mod:`k8ssnap.kube.kubeconfig`).
+    """
+
+    host: str
+    ssl_context: ssl.SSLContext
+    proxy_url: str | None = None
+    tls_server_name: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Endpoint(host={self.host!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Transport:
     """An open session and what every request to the server needs."""
@@ -38,7 +56,7 @@ class Transport:
 
 
 def tls_context(configuration: Configuration) -> ssl.SSLContext:
-    """The TLS context the kubeconfig asks for."""
+    """The TLS context kubernetes-asyncio's configuration asks for (files its loader wrote)."""
     context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
     if configuration.cert_file:
         context.load_cert_chain(configuration.cert_file, keyfile=configuration.key_file)
@@ -77,12 +95,22 @@ def _bypassed(hostname: str, netloc: str) -> bool:
     return False
 
 
-def open_transport(configuration: Configuration, *, max_connections: int) -> Transport:
+def endpoint_of(configuration: Configuration) -> Endpoint:
+    """The endpoint kubernetes-asyncio's full loader configured (the controller's own cluster)."""
+    return Endpoint(
+        host=str(configuration.host or "").rstrip("/"),
+        ssl_context=tls_context(configuration),
+        proxy_url=configuration.proxy,
+        tls_server_name=configuration.tls_server_name,
+    )
+
+
+def open_transport(endpoint: Endpoint, *, max_connections: int) -> Transport:
     """A session of at most ``max_connections`` connections (call inside a running loop)."""
-    connector = aiohttp.TCPConnector(limit=max_connections, ssl=tls_context(configuration))
+    connector = aiohttp.TCPConnector(limit=max_connections, ssl=endpoint.ssl_context)
     session = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=READ_BUFFER)
     return Transport(
         session=session,
-        proxy=proxy_for(str(configuration.host or ""), configuration.proxy),
-        server_hostname=configuration.tls_server_name,
+        proxy=proxy_for(endpoint.host, endpoint.proxy_url),
+        server_hostname=endpoint.tls_server_name,
     )

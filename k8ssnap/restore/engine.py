@@ -21,9 +21,11 @@ Contracts:
   one has an outcome. Inside a tier at most ``concurrency`` objects are
   in flight, and memory holds at most that many objects.
 * Per-object problems (excluded, not served, API errors after retries,
-  a claim that does not bind) go to the result lists; they never stop
-  the restore. Only store, archive and spool failures, and a destination
-  whose discovery or resourceVersion cannot be read, raise.
+  a claim that does not bind, a body whose ``metadata.name`` or
+  ``namespace`` differs from its archive path, and any unexpected error
+  about one object) go to the result lists; they never stop the restore.
+  Only store, archive and spool failures, and a destination whose
+  discovery or resourceVersion cannot be read, raise.
 * The spool directory is removed however :meth:`RestoreEngine.run` ends.
 * A dry run (``job.dry_run``) takes the same path with every write sent as
   ``dryRun=All`` and no waits. What the server cannot check because an
@@ -203,8 +205,26 @@ class _Run:
         log.debug("tier %s: %d objects done", tier.name, count)
 
     async def _restore(self, path: str, body: bytes) -> None:
-        """Decide and, if kept, write one spooled object; record its outcome."""
+        """Decide and, if kept, write one spooled object; record its outcome.
+
+        Any unexpected error about this one object (a bug meeting an odd
+        archived object) becomes its ``failed`` entry, never the end of the
+        restore: earlier tiers are already created, and the other objects
+        deserve their turn. Cancellation still ends the restore.
+        """
+        try:
+            await self._place(path, body)
+        except Exception as error:
+            log.exception("restore of %s: unexpected error about %s", self.job.snapshot_name, path)
+            self.ledger.failed(path, f"internal error: {type(error).__name__}: {error}")
+
+    async def _place(self, path: str, body: bytes) -> None:
         obj = orjson.loads(body)
+        ref = parse_path(path)
+        mismatch = identity_mismatch(ref, obj)
+        if mismatch is not None:
+            self.ledger.failed(path, mismatch)
+            return
         reason = exclusion_reason(path, obj, self.facts)
         if reason is not None:
             self.ledger.excluded(path, reason)
@@ -271,6 +291,26 @@ class _Run:
 
     def _placed_of(self, resource: GroupResource, *outcomes: Outcome) -> list[str]:
         return [path for path in self.ledger.paths(*outcomes) if parse_path(path).group_resource == resource]
+
+
+def identity_mismatch(ref: ObjectRef, obj: dict[str, Any]) -> str | None:
+    """Why ``obj`` may not be restored at ``ref``, if its own name or namespace says otherwise.
+
+    The API server creates an object under the name in its body, while the
+    result reports it under its archive path: an entry whose two disagree
+    would be created as one object and reported as another.
+    """
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return "the archived object has no metadata"
+    name, namespace = meta.get("name"), meta.get("namespace") or None
+    if name != ref.name:
+        return f"the archived object is named {name!r}, but its archive path names {ref.name!r}"
+    if namespace != ref.namespace:
+        return (
+            f"the archived object is in namespace {namespace!r}, but its archive path says {ref.namespace!r}"
+        )
+    return None
 
 
 async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:

@@ -13,15 +13,24 @@ index) and then the job's expected sha256, size and snapshot name are all
 verified before it returns, and any mismatch raises
 :class:`~k8ssnap.errors.ArchiveError`. Nothing has been created in the
 destination at that point, so a bad archive changes nothing.
+
+Bounds (:mod:`k8ssnap.limits`): the download is abandoned as soon as it
+exceeds the recorded archive size, the spool may grow only to
+:func:`~k8ssnap.limits.spool_limit` of that size, and the reader's own
+bounds cap each entry. Between inflate steps intake yields to the event
+loop, so a highly compressed chunk cannot hold it.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from k8ssnap import limits
 from k8ssnap.archive.reader import ArchiveReader, Entry, ReadSummary
 from k8ssnap.domain.facts import PlanFacts
 from k8ssnap.domain.tiers import Tiered, classify
@@ -46,14 +55,22 @@ async def take_in(job: RestoreJob, *, store: ObjectStore, spool: Spool) -> Intak
     reader = ArchiveReader()
     facts = PlanFacts(preference=job.preference)
     excluded = 0
-    async for chunk in store.download(job.archive_key):
-        for entry in reader.feed(chunk):
-            item = classify(entry.path, _object(entry), job.preference)
-            facts.observe(item)
-            if isinstance(item, Tiered):
-                await spool.add(item.tier, entry.path, entry.body)
-            else:
-                excluded += 1
+    spool_limit = limits.spool_limit(job.expected_size)
+    chunks = store.download(job.archive_key)
+    try:
+        async for chunk in chunks:
+            _check_size(reader.size + len(chunk), job)
+            for entries in reader.steps(chunk):
+                excluded += await _take(entries, job=job, facts=facts, spool=spool)
+                if spool.size > spool_limit:
+                    raise ArchiveError(
+                        f"archive {job.archive_key} inflates beyond {spool_limit} bytes of objects "
+                        f"for its {job.expected_size or 'unrecorded'} bytes"
+                    )
+                await asyncio.sleep(0)  # one inflate step at a time: let the loop run
+    finally:
+        if isinstance(chunks, AsyncGenerator):
+            await chunks.aclose()  # stop the download now, not when it is collected
     summary = reader.close()
     verify(summary, job)
     await spool.seal()
@@ -63,6 +80,27 @@ async def take_in(job: RestoreJob, *, store: ObjectStore, spool: Spool) -> Intak
         num_preference_excluded=excluded,
         summary=summary,
     )
+
+
+async def _take(entries: list[Entry], *, job: RestoreJob, facts: PlanFacts, spool: Spool) -> int:
+    """Classify and spool ``entries``; return how many the preference excluded."""
+    excluded = 0
+    for entry in entries:
+        item = classify(entry.path, _object(entry), job.preference)
+        facts.observe(item)
+        if isinstance(item, Tiered):
+            await spool.add(item.tier, entry.path, entry.body)
+        else:
+            excluded += 1
+    return excluded
+
+
+def _check_size(received: int, job: RestoreJob) -> None:
+    """ArchiveError once a download passes the archive's recorded size (when there is one)."""
+    if job.expected_size and received > job.expected_size:
+        raise ArchiveError(
+            f"archive {job.archive_key} is larger than the {job.expected_size} bytes its record says"
+        )
 
 
 def verify(summary: ReadSummary, job: RestoreJob) -> None:

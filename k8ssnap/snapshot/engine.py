@@ -20,12 +20,16 @@ Pipeline::
 At most ``slots`` pages are being parsed and ``queue_pages`` batches wait,
 and the upload holds at most a few parts, whatever the cluster's size.
 The archive becomes visible only when the upload completes; on any failure
-the upload is aborted.
+the upload is aborted. Before the engine returns (and the Snapshot can be
+marked Completed) the stored object's size must equal the bytes the
+archive writer produced; otherwise the object is deleted and the snapshot
+fails with :class:`~k8ssnap.errors.StorePermanent`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -163,6 +167,7 @@ class _Walk:
         except BaseException:
             await upload.abort()
             raise
+        await _check_stored(store, stored, written=writer.size)
         record = StoredRecord(index=writer.index, sha256=writer.sha256, size=writer.size, spec=job.spec)
         await store.put(layout.record_key(job.name, prefix=job.key_prefix), record.to_json(), metadata={})
         return SnapshotOutcome(
@@ -210,6 +215,18 @@ class _Walk:
                 await upload.write(bytes(out))
             if self.progress is not None:
                 self.progress(writer.count)
+
+
+async def _check_stored(store: ObjectStore, stored: StoredObject, *, written: int) -> None:
+    """Delete ``stored`` and raise StorePermanent unless it holds exactly ``written`` bytes."""
+    if stored.size == written:
+        return
+    with contextlib.suppress(errors.StoreError):
+        await store.delete(stored.key)
+    raise errors.StorePermanent(
+        f"the object store kept {stored.size} bytes of archive {stored.key}, "
+        f"but {written} were written; the broken archive was deleted"
+    )
 
 
 def _entry(resource: ApiResource, item: dict[str, Any]) -> tuple[str, bytes]:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
-from k8ssnap import errors, retry
+from k8ssnap import errors, retry, tempdirs
 from k8ssnap.store import multipart, s3errors
 from k8ssnap.store.objectstore import StoredObject
 
@@ -92,7 +93,7 @@ class S3Store:
         stack = contextlib.AsyncExitStack()
         verify: bool | str = settings.verify_tls
         if settings.ca_bundle and settings.verify_tls:
-            pem = tempfile.NamedTemporaryFile("w", prefix="k8ssnap-ca-", suffix=".pem")  # noqa: SIM115
+            pem = tempfile.NamedTemporaryFile("w", prefix=tempdirs.prefix("ca"), suffix=".pem")  # noqa: SIM115
             bundle = stack.enter_context(pem)  # removed when the store closes
             bundle.write(settings.ca_bundle)
             bundle.flush()
@@ -175,17 +176,31 @@ class S3Store:
         return b"".join([chunk async for chunk in self.download(key)])
 
     async def download(self, key: str) -> AsyncIterator[bytes]:
-        """Stream ``key``; after a dropped connection, resume at the next byte."""
+        """Stream ``key``; after a dropped connection, resume at the next byte.
+
+        Retries stay within :attr:`backoff`'s ``max_elapsed``, counted from
+        the last byte received: a store that stays unreachable for that long
+        raises its last :class:`~k8ssnap.errors.StoreRetriable`.
+        """
         offset = 0
-        budget = retry.Backoff(initial=0.5, max_elapsed=self.backoff.max_elapsed)
+        budget = self.backoff
         delays = budget.delays()
+        stalled_since: float | None = None
         while True:
             try:
                 async for chunk in self._download_from(key, offset):
                     offset += len(chunk)
+                    if stalled_since is not None:  # progress: a fresh budget and schedule
+                        stalled_since, delays = None, budget.delays()
                     yield chunk
-            except errors.StoreRetriable:
-                await asyncio.sleep(next(delays))
+            except errors.StoreRetriable as exc:
+                now = time.monotonic()
+                stalled_since = now if stalled_since is None else stalled_since
+                delay = next(delays)
+                if now - stalled_since + delay > budget.max_elapsed:
+                    exc.reason = f"gave up after {now - stalled_since:.0f} s of retries: {exc.reason}"
+                    raise
+                await asyncio.sleep(delay)
                 continue
             return
 
@@ -245,6 +260,31 @@ class S3Store:
         await self._call(
             f"ABORT {key}",
             lambda: self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id),
+        )
+
+    async def abort_uploads_of(self, key: str, *, keep: str | None = None) -> int:
+        """Abort every unfinished multipart upload of exactly ``key`` except ``keep``; return how many."""
+        aborted = 0
+        markers: dict[str, str] = {}
+        while True:
+            resp = await self._list_uploads({"Bucket": self.bucket, "Prefix": key, **markers})
+            for upload in resp.get("Uploads", []):
+                upload_id = str(upload["UploadId"])
+                if upload["Key"] == key and upload_id != keep:
+                    await self._abort_upload(key=key, upload_id=upload_id)
+                    aborted += 1
+            following = {
+                "KeyMarker": str(resp.get("NextKeyMarker") or ""),
+                "UploadIdMarker": str(resp.get("NextUploadIdMarker") or ""),
+            }
+            if not resp.get("IsTruncated") or following == markers:
+                return aborted
+            markers = following
+
+    async def _list_uploads(self, kwargs: dict[str, Any]) -> Any:
+        return await self._call(
+            f"LIST multipart uploads of {kwargs['Prefix']}",
+            lambda: self._client.list_multipart_uploads(**kwargs),
         )
 
 

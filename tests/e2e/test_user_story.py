@@ -1,6 +1,7 @@
 """End to end, as a user does it, with kubectl only, on cluster b.
 
-Install with ``kubectl apply -k artifacts/``; run the controller as its own
+Install with ``kubectl apply -k artifacts/`` (and ``artifacts/restore-rbac/`` just
+before restoring into the same cluster); run the controller as its own
 ServiceAccount (a kubeconfig built from that account's token, so missing
 RBAC fails this test); create the sample CRs with kubectl; lose a namespace;
 restore it; check ``kubectl get`` columns, ``kubectl describe`` events and
@@ -55,6 +56,10 @@ def _application(kubectl: Kubectl, app_ns: str) -> None:
     )
 
 
+def _can_i(kubectl: Kubectl, verb: str, what: str, *args: str) -> str:
+    return kubectl("auth", "can-i", verb, what, *args, check=False).strip().splitlines()[0]
+
+
 def _wait(kubectl: Kubectl, kind: str, name: str, phase: str) -> None:
     kubectl("wait", f"{kind}/{name}", "-n", NS, f"--for=jsonpath={{.status.phase}}={phase}", "--timeout=180s")
 
@@ -64,6 +69,12 @@ async def test_a_user_installs_snapshots_loses_a_namespace_and_restores_it(
 ) -> None:
     kubectl_b("apply", "-k", str(ROOT / "artifacts"))
     kubectl_b("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    # the default install reads everything and writes only k8ssnap's own resources
+    account = f"--as=system:serviceaccount:{NS}:k8ssnap-controller"
+    for verb, what in (("create", "configmaps"), ("update", "deployments.apps"), ("bind", "clusterroles")):
+        assert _can_i(kubectl_b, verb, what, account) == "no", (verb, what)
+    assert _can_i(kubectl_b, "list", "secrets", account) == "yes"
+    assert _can_i(kubectl_b, "patch", "snapshots.clustersnapshot.rywt.io", account, "-n", NS) == "yes"
     # the user edits the sample credential and store for their bucket
     settings = s3_settings(devenv)
     credential = _sample("cloud-credential.yaml")
@@ -110,6 +121,9 @@ async def test_a_user_installs_snapshots_loses_a_namespace_and_restores_it(
         kubectl_b("delete", "namespace", app_ns, "--timeout=120s")  # the accident
         assert "NotFound" in kubectl_b("get", "namespace", app_ns, check=False)
 
+        # restoring into its own cluster needs the separate restore rights, bound for the occasion
+        kubectl_b("apply", "-k", str(ROOT / "artifacts" / "restore-rbac"))
+        assert _can_i(kubectl_b, "create", "configmaps", account) == "yes"
         restore = _sample("restore.yaml")
         restore_name = f"{app_ns}-back"
         restore["metadata"]["name"] = restore_name

@@ -8,6 +8,7 @@ import secrets
 import pytest
 
 from k8ssnap import errors
+from k8ssnap.api.constants import ATTEMPTS
 from k8ssnap.devenv import env
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.store import layout
@@ -195,3 +196,41 @@ def test_a_snapshot_interrupted_in_progress_is_taken_again(
     snap = wait_phase(kubectl_a, "snapshot", name, "Completed")
     assert snap["status"]["numberOfContents"] > 0
     assert "Resumed" in kubectl_a("describe", "snapshot", name, "-n", CONTROLLER_NS)
+    # the second attempt was counted on the object, then claimed on the version that count wrote
+    assert snap["metadata"]["annotations"][ATTEMPTS] == "2"
+
+
+def test_a_restore_interrupted_three_times_fails_instead_of_running_again(
+    controller: ControllerProcess, devenv: env.EnvironmentInfo, kubectl_a: Kubectl
+) -> None:
+    """Issue 11, fault 4: the third interrupted attempt is the last; a person reads why."""
+    name = _name("crashloop")
+    controller.stop()
+    try:
+        manifest = restore_manifest(name, snapshot="never-read", kubeconfig=devenv.clusters["b"].kubeconfig)
+        kubectl_a("create", "-f", "-", input=manifest)
+        kubectl_a("annotate", "restore", name, "-n", CONTROLLER_NS, f"{ATTEMPTS}=3")
+        kubectl_a(
+            "patch", "restore", name, "-n", CONTROLLER_NS, "--subresource=status", "--type=merge",
+            "-p", json.dumps({"status": {"phase": "InProgress"}}),
+        )  # fmt: skip
+    finally:
+        controller.start()
+    done = wait_phase(kubectl_a, "restore", name, "Failed")
+    assert "interrupted repeatedly" in done["status"]["reason"]
+
+
+@pytest.mark.parametrize("kind", ["snapshot", "restore"])
+def test_the_crd_refuses_a_ttl_beyond_go_range(kubectl_a: Kubectl, kind: str) -> None:
+    """Issue 11, fault 6: ``9999999h`` matches the pattern; the CEL rule refuses it at admission."""
+    name = _name("ttl-range")
+    if kind == "snapshot":
+        manifest = snapshot_manifest(name, kubeconfig=None, ttl="9999999h")
+    else:
+        manifest = restore_manifest(name, snapshot="s", kubeconfig=None, ttl="9999999h")
+    out = kubectl_a("create", "-f", "-", input=manifest, check=False)
+    assert "spec.ttl" in out
+    assert "2562047h" in out
+    assert "created" not in out
+    ok = kubectl_a("create", "-f", "-", "--dry-run=server", input=manifest.replace("9999999h", "2562047h"))
+    assert "created" in ok

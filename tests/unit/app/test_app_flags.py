@@ -66,3 +66,15 @@ def test_lister_concurrency_bounds_the_lists_and_defaults_to_the_snapshot_worker
 def test_a_gzip_level_outside_1_to_9_is_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         flags.parse(argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [([], False), (["--insecure-kubeconfig-tls"], True), (["--insecure-kubeconfig-tls=false"], False)],
+)
+def test_insecure_kubeconfig_tls_is_off_unless_asked_for_and_reaches_the_reconcilers(
+    argv: list[str], expected: bool
+) -> None:
+    parsed = flags.parse(argv)
+    assert parsed.insecure_kubeconfig_tls is expected
+    assert settings_from(parsed).insecure_kubeconfig_tls is expected

@@ -27,7 +27,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
     fake = FakeStore(prefix="team/")
 
     @asynccontextmanager
-    async def open_store(ctx: Context, name: str | None) -> AsyncIterator[tuple[FakeStore, str]]:
+    async def open_store(ctx: Context, name: str | None, **_: object) -> AsyncIterator[tuple[FakeStore, str]]:
         fake.opened.append(name)
         if name in fake.refused:
             raise fake.refused[name]

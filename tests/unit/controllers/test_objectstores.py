@@ -9,7 +9,7 @@ import pytest
 
 from k8ssnap import errors
 from k8ssnap.api import constants
-from k8ssnap.controllers import objectstores
+from k8ssnap.controllers import insecure, objectstores
 from k8ssnap.controllers.context import Settings
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
@@ -332,7 +332,8 @@ async def test_open_store_yields_the_store_and_prefix_and_closes_it(s3: S3) -> N
     w = with_credentials(world(Settings(max_retry_elapsed=42.0)))
     w.put(OSC, objectstore_config(spec={"bucket": "bkt", "cloudCredentialSecret": "creds", "prefix": "p"}))
 
-    async with objectstores.open_store(w.ctx, "store") as (store, prefix):
+    subject = insecure.Subject(constants.SNAPSHOT, snapshot("s1"))
+    async with objectstores.open_store(w.ctx, "store", subject=subject) as (store, prefix):
         assert store is cast(Any, s3.store)
         assert prefix == "p/"
         assert not s3.store.closed

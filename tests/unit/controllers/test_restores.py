@@ -206,11 +206,13 @@ async def test_a_restore_completes_with_the_engine_result(w: World, store: FakeS
     finished = utcnow()
     result = restore_result(finished=finished)
     w.put(constants.SNAPSHOT, completed_snapshot())
+    w.kube.objects[PATH] = restore(phase=phase)
     w.put(RST, restore(phase=phase))
 
     assert await reconciler(w, FakeRestoreEngine(result=result)).reconcile(KEY) is None
 
-    in_progress, completed = w.kube.writes()
+    *counted, in_progress, completed = w.kube.writes()
+    assert len(counted) == (phase == "InProgress")  # a resumed restore first counts its attempt
     assert in_progress.body["status"]["phase"] == "InProgress"
     assert in_progress.body["status"]["numSnapshotContents"] == 6
     body = completed.body["status"]

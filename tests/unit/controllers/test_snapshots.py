@@ -259,17 +259,23 @@ async def test_status_contents_are_capped_but_counted(w: World, store: FakeStore
 
 async def test_a_snapshot_found_in_progress_is_resumed_and_taken_again(w: World, store: FakeStore) -> None:
     engine = FakeSnapshotEngine(outcome=snapshot_outcome())
+    w.kube.objects[PATH] = snapshot(phase="InProgress")
     w.put(SNAP, snapshot(phase="InProgress"))
 
     assert await reconciler(w, engine).reconcile(KEY) is None
 
+    counted, *writes = w.kube.writes()
+    assert counted == Call(
+        "merge_patch", PATH, {"metadata": {"resourceVersion": "7", "annotations": {constants.ATTEMPTS: "2"}}}
+    )
     assert w.kube.events()[1] == (
         "Normal",
         "Resumed",
         "controller restarted during the snapshot; taking it again",
     )
     assert w.kube.reasons() == ["InProgress", "Resumed", "Completed"]
-    assert [c.body["status"]["phase"] for c in w.kube.writes()] == ["InProgress", "Completed"]
+    assert [c.body["status"]["phase"] for c in writes] == ["InProgress", "Completed"]
+    assert writes[0].body["metadata"] == {"resourceVersion": "8"}  # the version the count wrote
     assert len(engine.jobs) == 1
 
 

@@ -56,7 +56,7 @@ def test_tls_verification_follows_the_kubeconfig(
 async def test_the_session_never_reads_the_environment_per_request() -> None:
     configuration = Configuration()
     configuration.host = SERVER
-    opened = transport.open_transport(configuration, max_connections=7)
+    opened = transport.open_transport(transport.endpoint_of(configuration), max_connections=7)
     try:
         assert opened.session.trust_env is False
         assert opened.session.connector is not None and opened.session.connector.limit == 7

@@ -1,0 +1,45 @@
+"""Every use of unverified TLS is said out loud: a warning in the log and a Warning Event.
+
+Two flags allow it, both documented as unsafe: ``--insecure`` (the object
+store's certificate is not checked) and ``--insecure-kubeconfig-tls`` (a
+kubeconfig from a custom resource may skip the API server's certificate
+check or name a plain http:// server). Each use is reported, on the
+resource the work is for, so ``kubectl describe`` shows it every time and
+nobody runs that way by accident for long.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from k8ssnap.api import constants
+from k8ssnap.controllers.context import Context
+
+log = logging.getLogger(__name__)
+
+REASON = "InsecureTLS"
+STORE = "TLS verification of the object store is off (--insecure)"
+CLUSTER = (
+    "TLS verification of the cluster's API server is off: its kubeconfig skips it or names an"
+    " http:// server, allowed by --insecure-kubeconfig-tls"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The custom resource a piece of work is for: where its Events go."""
+
+    kind: constants.ResourceKind
+    obj: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("name", ""))
+
+
+async def report(ctx: Context, subject: Subject, message: str) -> None:
+    """Log ``message`` as a warning and post it as a Warning Event ``InsecureTLS`` on ``subject``."""
+    log.warning("%s %s: %s", subject.kind.kind, subject.name, message)
+    await ctx.events.record(subject.obj, kind=subject.kind, reason=REASON, message=message, warning=True)
