@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 CASES = ("baseline", "list-20mib", "object-7mib", "zeros-1gib")
@@ -57,25 +56,17 @@ def build(case: str) -> bytes:
     return _gzip_stream([tar], zeros=(1 << 30) if case == "zeros-1gib" else 0)
 
 
-class _Store:
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
-
-    async def download(self, key: str) -> AsyncIterator[bytes]:
-        for start in range(0, len(self.raw), 1 << 16):
-            yield self.raw[start : start + (1 << 16)]
-
-
 async def _intake(raw: bytes) -> str:
     from k8ssnap import errors
     from k8ssnap.domain.preference import Preference
     from k8ssnap.restore.intake import take_in
     from k8ssnap.restore.job import RestoreJob
     from k8ssnap.restore.spool import Spool
+    from k8ssnap.store.snapshots import SnapshotStore
+    from k8ssnap.testing.store import FakeObjectStore
 
     job = RestoreJob(
         snapshot_name="snap",
-        archive_key="snap.tgz",
         expected_sha256=hashlib.sha256(raw).hexdigest(),
         expected_size=len(raw),
         preference=Preference.default(),
@@ -83,7 +74,8 @@ async def _intake(raw: bytes) -> str:
     with tempfile.TemporaryDirectory() as parent:
         async with await Spool.create(parent=Path(parent)) as spool:
             try:
-                await take_in(job, store=_Store(raw), spool=spool)  # type: ignore[arg-type]
+                store = SnapshotStore(FakeObjectStore(objects={"snap.tgz": raw}, chunk=1 << 16))
+                await take_in(job, store=store, spool=spool)
             except errors.K8sSnapError as exc:
                 return f"refused: {exc.reason[:90]}"
     return "accepted"

@@ -28,6 +28,7 @@ from k8ssnap.devenv import env
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 
 VARIANTS = ("base", "l1", "id", "id+l1")
 
@@ -54,7 +55,7 @@ async def _run(folder: Path, variants: list[str]) -> None:
             kube = identity if "id" in variant else plain
             job = SnapshotJob(name=f"ab-{number}", cluster_name="a", spec=spec)
             wall, cpu = time.perf_counter(), time.process_time()
-            outcome = await engine.run(job, kube=kube, store=store)
+            outcome = await engine.run(job, kube=kube, store=SnapshotStore(store))
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             print(
                 f"{variant:6s} {outcome.index.total} objects: wall {wall:.2f} s, CPU {cpu:.2f} s, "

@@ -14,7 +14,7 @@ import orjson
 
 from k8ssnap import gcpause, retry
 from k8ssnap.domain.paths import ApiResource, collection_path
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class Page:
 
 
 async def list_pages(
-    client: KubeClient,
+    client: KubeApi,
     resource: ApiResource,
     *,
     limit: int = 500,
@@ -62,7 +62,7 @@ async def list_pages(
 
 
 async def _page(
-    client: KubeClient, path: str, query: dict[str, str | int], backoff: retry.Backoff | None
+    client: KubeApi, path: str, query: dict[str, str | int], backoff: retry.Backoff | None
 ) -> dict[str, Any]:
     async def fetch() -> dict[str, Any]:
         raw = await client.request("GET", path, query=query)
@@ -75,7 +75,7 @@ async def _page(
     return await retry.retrying(fetch, backoff=backoff, what=f"LIST {path}")
 
 
-async def current_resource_version(client: KubeClient) -> str:
+async def current_resource_version(client: KubeApi) -> str:
     """The cluster's current resourceVersion, from a quorum LIST (no writes).
 
     k8s-snap created and deleted a marker ConfigMap for this; a LIST with

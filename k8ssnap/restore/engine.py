@@ -2,7 +2,7 @@
 
 Pipeline::
 
-    ObjectStore.download -> ArchiveReader (gunzip, untar, integrity)
+    SnapshotStore.download_archive -> ArchiveReader (gunzip, untar, integrity)
       -> classify + PlanFacts -> Spool (one temp file per tier)      [intake]
       -> checksum, size and snapshot name verified                   [nothing created yet]
       -> destination discovery
@@ -53,7 +53,7 @@ from k8ssnap.domain.placement import place
 from k8ssnap.domain.plan import exclusion_reason
 from k8ssnap.domain.tiers import Tier
 from k8ssnap.kube import discovery, listing
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore import readiness
 from k8ssnap.restore.intake import take_in
 from k8ssnap.restore.job import RestoreJob, RestoreResult
@@ -61,7 +61,7 @@ from k8ssnap.restore.ledger import Ledger, Outcome
 from k8ssnap.restore.spool import Record, Spool
 from k8ssnap.restore.target import Target, Unserved
 from k8ssnap.restore.writer import ObjectWriter
-from k8ssnap.store.objectstore import ObjectStore
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,8 @@ class RestoreEngine:
         self,
         job: RestoreJob,
         *,
-        kube: KubeClient,
-        store: ObjectStore,
+        kube: KubeApi,
+        store: SnapshotStore,
         progress: Progress | None = None,
     ) -> RestoreResult:
         """Restore ``job``'s archive into the cluster behind ``kube``; see the module contract."""
@@ -159,7 +159,7 @@ class _Run:
     """The second pass of one restore: the tiers, in order."""
 
     job: RestoreJob
-    kube: KubeClient
+    kube: KubeApi
     spool: Spool
     facts: PlanFacts
     ledger: Ledger

@@ -37,7 +37,7 @@ from k8ssnap.domain.tiers import Tiered, classify
 from k8ssnap.errors import ArchiveError
 from k8ssnap.restore.job import RestoreJob
 from k8ssnap.restore.spool import Spool
-from k8ssnap.store.objectstore import ObjectStore
+from k8ssnap.store.snapshots import SnapshotStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +50,13 @@ class Intake:
     summary: ReadSummary
 
 
-async def take_in(job: RestoreJob, *, store: ObjectStore, spool: Spool) -> Intake:
+async def take_in(job: RestoreJob, *, store: SnapshotStore, spool: Spool) -> Intake:
     """Stream ``job``'s archive into ``spool``; raise ArchiveError unless it is intact."""
     reader = ArchiveReader()
     facts = PlanFacts(preference=job.preference)
     excluded = 0
     spool_limit = limits.spool_limit(job.expected_size)
-    chunks = store.download(job.archive_key)
+    chunks = store.download_archive(job.snapshot_name)
     try:
         async for chunk in chunks:
             _check_size(reader.size + len(chunk), job)
@@ -64,7 +64,7 @@ async def take_in(job: RestoreJob, *, store: ObjectStore, spool: Spool) -> Intak
                 excluded += await _take(entries, job=job, facts=facts, spool=spool)
                 if spool.size > spool_limit:
                     raise ArchiveError(
-                        f"archive {job.archive_key} inflates beyond {spool_limit} bytes of objects "
+                        f"archive of {job.snapshot_name!r} inflates beyond {spool_limit} bytes of objects "
                         f"for its {job.expected_size or 'unrecorded'} bytes"
                     )
                 await asyncio.sleep(0)  # one inflate step at a time: let the loop run
@@ -99,7 +99,7 @@ def _check_size(received: int, job: RestoreJob) -> None:
     """ArchiveError once a download passes the archive's recorded size (when there is one)."""
     if job.expected_size and received > job.expected_size:
         raise ArchiveError(
-            f"archive {job.archive_key} is larger than the {job.expected_size} bytes its record says"
+            f"archive of {job.snapshot_name!r} is larger than the {job.expected_size} bytes its record says"
         )
 
 
@@ -110,16 +110,18 @@ def verify(summary: ReadSummary, job: RestoreJob) -> None:
     """
     if job.expected_size and summary.size != job.expected_size:
         raise ArchiveError(
-            f"archive {job.archive_key} is {summary.size} bytes, but its record says {job.expected_size}"
+            f"archive of {job.snapshot_name!r} is {summary.size} bytes, "
+            f"but its record says {job.expected_size}"
         )
     if job.expected_sha256 and summary.sha256 != job.expected_sha256.lower():
         raise ArchiveError(
-            f"archive {job.archive_key} has sha256 {summary.sha256}, "
+            f"archive of {job.snapshot_name!r} has sha256 {summary.sha256}, "
             f"but its record says {job.expected_sha256}"
         )
     if summary.snapshot_name != job.snapshot_name:
         raise ArchiveError(
-            f"archive {job.archive_key} holds snapshot {summary.snapshot_name!r}, not {job.snapshot_name!r}"
+            f"archive of {job.snapshot_name!r} holds snapshot {summary.snapshot_name!r}, "
+            f"not {job.snapshot_name!r}"
         )
 
 

@@ -28,6 +28,7 @@ from k8ssnap.store.objectstore import StoredObject
 T = TypeVar("T")
 
 _CHUNK = 1 << 20
+DEFAULT_BACKOFF = retry.Backoff(initial=0.5, max_elapsed=300.0)
 _SESSION: AioSession | None = None
 
 
@@ -72,16 +73,26 @@ class S3Settings:
 class S3Store:
     """One bucket of an S3-compatible store. Create with :meth:`open`, then :meth:`close`."""
 
-    def __init__(self, settings: S3Settings, client: Any, stack: contextlib.AsyncExitStack) -> None:
+    def __init__(
+        self,
+        settings: S3Settings,
+        client: Any,
+        stack: contextlib.AsyncExitStack,
+        *,
+        backoff: retry.Backoff = DEFAULT_BACKOFF,
+    ) -> None:
         self.bucket = settings.bucket
         self.settings = settings
         self._client = client
         self._stack = stack
-        self.backoff = retry.Backoff(initial=0.5, max_elapsed=300.0)
+        self._backoff = backoff
 
     @classmethod
-    async def open(cls, settings: S3Settings, *, max_connections: int = 16) -> S3Store:
-        """Create the client (no network traffic yet)."""
+    async def open(
+        cls, settings: S3Settings, *, max_connections: int = 16, backoff: retry.Backoff = DEFAULT_BACKOFF
+    ) -> S3Store:
+        """Create the client (no network traffic yet). ``backoff`` bounds the retries of
+        every call (``max_elapsed`` is the controller's ``--maxretryelapsedsec``)."""
         config = AioConfig(
             s3={"addressing_style": "path" if settings.force_path_style else "auto"},
             retries={"max_attempts": 1, "mode": "standard"},
@@ -109,7 +120,7 @@ class S3Store:
                 verify=verify,
             )
         )
-        return cls(settings, client, stack)
+        return cls(settings, client, stack, backoff=backoff)
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -124,7 +135,7 @@ class S3Store:
             raise mapped from None
 
     async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        return await retry.retrying(lambda: self._once(what, op), backoff=self.backoff, what=what)
+        return await retry.retrying(lambda: self._once(what, op), backoff=self._backoff, what=what)
 
     # -- bucket -------------------------------------------------------------
 
@@ -178,12 +189,12 @@ class S3Store:
     async def download(self, key: str) -> AsyncIterator[bytes]:
         """Stream ``key``; after a dropped connection, resume at the next byte.
 
-        Retries stay within :attr:`backoff`'s ``max_elapsed``, counted from
+        Retries stay within the store's backoff's ``max_elapsed``, counted from
         the last byte received: a store that stays unreachable for that long
         raises its last :class:`~k8ssnap.errors.StoreRetriable`.
         """
         offset = 0
-        budget = self.backoff
+        budget = self._backoff
         delays = budget.delays()
         stalled_since: float | None = None
         while True:
@@ -243,7 +254,7 @@ class S3Store:
     async def delete(self, key: str) -> None:
         await self._call(f"DELETE {key}", lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
 
-    async def abort_stale_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
         """Abort multipart uploads under ``prefix`` started before ``older_than``."""
         resp = await self._call(
             "LIST multipart uploads",
@@ -290,3 +301,13 @@ class S3Store:
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@contextlib.asynccontextmanager
+async def opened(settings: S3Settings, backoff: retry.Backoff) -> AsyncIterator[S3Store]:
+    """An open :class:`S3Store` (closed on exit) whose calls retry within ``backoff``."""
+    store = await S3Store.open(settings, backoff=backoff)
+    try:
+        yield store
+    finally:
+        await store.close()

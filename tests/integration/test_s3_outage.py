@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import secrets
@@ -59,7 +60,8 @@ async def test_fault_2_a_part_lost_to_an_outage_fails_the_upload(
 ) -> None:
     """Part 2 gives up while S3 is down; parts 3 and 4 would succeed after it is back. The upload must fail,
     not complete as parts [1, 3, 4] (which S3 accepts)."""
-    s3.backoff = retry.Backoff(initial=0.1, cap=0.3, max_elapsed=1.5)
+    short = retry.Backoff(initial=0.1, cap=0.3, max_elapsed=1.5)
+    s3 = S3Store(s3.settings, s3._client, contextlib.AsyncExitStack(), backoff=short)  # the same client
     key = f"outage/{secrets.token_hex(4)}.bin"
     part = os.urandom(MIN_PART)
     upload = MultipartUpload(
@@ -76,7 +78,6 @@ async def test_fault_2_a_part_lost_to_an_outage_fails_the_upload(
         await eventually(part_2_over, timeout=30, interval=0.05, what="part 2 to give up")
     finally:
         await asyncio.to_thread(environment.start_service, "s3")
-    s3.backoff = retry.Backoff(initial=0.5, max_elapsed=60.0)
     with pytest.raises(errors.StoreRetriable):
         await upload.write(part)
         await upload.write(part)

@@ -15,6 +15,7 @@ from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store import layout
 from k8ssnap.store.multipart import MIN_PART
 from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 from tests import mix
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,9 @@ async def test_engine_archives_the_mix_point_in_time(kube_a: KubeClient, s3: S3S
     name = f"engine-{namespace}"
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
     engine = SnapshotEngine(slots=asyncio.Semaphore(5))
-    outcome = await engine.run(SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3)
+    outcome = await engine.run(
+        SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=SnapshotStore(s3)
+    )
 
     raw = await s3.get(layout.archive_key(name))
     assert hashlib.sha256(raw).hexdigest() == outcome.sha256
@@ -52,7 +55,9 @@ async def test_the_gzip_level_reaches_the_archive(
     name = f"level{level}-{namespace}"
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
     engine = SnapshotEngine(slots=asyncio.Semaphore(5), gzip_level=level)
-    outcome = await engine.run(SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3)
+    outcome = await engine.run(
+        SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=SnapshotStore(s3)
+    )
 
     raw = await s3.get(layout.archive_key(name))
     assert raw[8] == xfl
@@ -79,7 +84,9 @@ async def test_fault_17_retaking_a_snapshot_aborts_the_orphaned_upload_of_its_ke
 
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
     engine = SnapshotEngine(slots=asyncio.Semaphore(5))
-    outcome = await engine.run(SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=s3)
+    outcome = await engine.run(
+        SnapshotJob(name=name, cluster_name="a", spec=spec), kube=kube_a, store=SnapshotStore(s3)
+    )
 
     assert outcome.stored.size == len(await s3.get(key))
     listed = await client.list_multipart_uploads(Bucket=s3.bucket, Prefix=name)

@@ -19,7 +19,9 @@ from k8ssnap.errors import ArchiveError
 from k8ssnap.restore import RestoreEngine, RestoreJob
 from k8ssnap.restore.intake import take_in
 from k8ssnap.restore.spool import Spool
-from tests.unit.restore.fakes import FakeKube, FakeStore, archive
+from k8ssnap.store.snapshots import SnapshotStore
+from k8ssnap.testing.store import FakeObjectStore
+from tests.unit.restore.fakes import FakeApiServer, archive, store
 
 NS = "/api/v1/namespaces/n"
 MiB = 1 << 20
@@ -50,7 +52,6 @@ def wrapped(junk: bytes) -> bytes:
 def job(raw: bytes, **overrides: Any) -> RestoreJob:
     fields: dict[str, Any] = {
         "snapshot_name": "snap",
-        "archive_key": "snap.tgz",
         "expected_sha256": hashlib.sha256(raw).hexdigest(),
         "expected_size": len(raw),
         "preference": Preference.default(),
@@ -90,34 +91,17 @@ def test_fault_3_json_bounds_leave_deep_but_legal_objects_alone() -> None:
     assert read(legacy([(f"{NS}/configmaps/c", body)])) == [f"{NS}/configmaps/c"]
 
 
-class CountingStore(FakeStore):
-    """Counts the chunks it served, and whether the download was closed."""
-
-    def __init__(self, objects: dict[str, bytes], *, chunk: int) -> None:
-        super().__init__(objects, chunk=chunk)
-        self.served = 0
-        self.closed = False
-
-    async def download(self, key: str) -> Any:
-        try:
-            async for chunk in super().download(key):
-                self.served += 1
-                yield chunk
-        finally:
-            self.closed = True
-
-
 async def test_fault_3_a_download_past_the_recorded_size_is_abandoned(tmp_path: Path) -> None:
     raw = archive(
         "snap", [(f"{NS}/configmaps/c{i}", configmap(f"c{i}", data={"i": str(i)})) for i in range(400)]
     )
-    store = CountingStore({"snap.tgz": raw}, chunk=256)
+    bucket = FakeObjectStore(objects={"snap.tgz": raw}, chunk=256)
     total = -(-len(raw) // 256)
     async with await Spool.create(parent=tmp_path) as spool:
         with pytest.raises(ArchiveError, match="larger than"):
-            await take_in(job(raw, expected_size=len(raw) // 4), store=store, spool=spool)  # type: ignore[arg-type]
-    assert store.served <= total // 4 + 1, f"{store.served} of {total} chunks downloaded"
-    assert store.closed
+            await take_in(job(raw, expected_size=len(raw) // 4), store=SnapshotStore(bucket), spool=spool)
+    assert bucket.chunks_served <= total // 4 + 1, f"{bucket.chunks_served} of {total} chunks downloaded"
+    assert bucket.downloads_closed == 1
 
 
 async def test_fault_3_the_spool_stops_at_its_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +115,7 @@ async def test_fault_3_the_spool_stops_at_its_cap(tmp_path: Path, monkeypatch: p
     cap = 8 * len(raw)
     async with await Spool.create(parent=tmp_path) as spool:
         with pytest.raises(ArchiveError, match="inflates beyond"):
-            await take_in(job(raw), store=FakeStore({"snap.tgz": raw}, chunk=4096), spool=spool)  # type: ignore[arg-type]
+            await take_in(job(raw), store=store("snap", raw, chunk=4096), spool=spool)
         assert spool.size <= cap + INFLATE_STEP + 8 * 1024
 
 
@@ -167,8 +151,8 @@ async def test_fault_11_intake_yields_to_the_loop_between_inflate_steps(tmp_path
 
     running = asyncio.create_task(ticker())
     async with await Spool.create(parent=tmp_path) as spool:
-        store = FakeStore({"snap.tgz": raw}, chunk=len(raw))  # the whole archive in one chunk
-        intake = await take_in(job(raw, preference=preference), store=store, spool=spool)  # type: ignore[arg-type]
+        whole = store("snap", raw, chunk=len(raw))  # the whole archive in one chunk
+        intake = await take_in(job(raw, preference=preference), store=whole, spool=spool)
     done = True
     await running
     assert intake.num_preference_excluded == 3000
@@ -191,12 +175,10 @@ async def test_fault_10_an_entry_whose_body_differs_from_its_path_fails(
 ) -> None:
     path = f"{NS}/configmaps/c"
     raw = archive("s", [(NS, {"kind": "Namespace", "metadata": {"name": "n"}}), (path, body)])
-    kube = FakeKube()
-    restore_job = job(raw, snapshot_name="s", archive_key="s.tgz")
+    kube = FakeApiServer()
+    restore_job = job(raw, snapshot_name="s")
     result = await RestoreEngine(concurrency=2, spool_dir=tmp_path).run(
-        restore_job,
-        kube=kube,  # type: ignore[arg-type]
-        store=FakeStore({"s.tgz": raw}),  # type: ignore[arg-type]
+        restore_job, kube=kube, store=store("s", raw)
     )
     (failure,) = [entry for entry in result.failed if entry.startswith(f"{path},")]
     assert reason in failure

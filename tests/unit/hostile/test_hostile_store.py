@@ -17,10 +17,12 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from k8ssnap import errors, retry
 from k8ssnap.archive.index import RecordedSpec
-from k8ssnap.snapshot.engine import SnapshotJob, _Walk
+from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store.multipart import MIN_PART, MultipartUpload
-from k8ssnap.store.objectstore import StoredObject
 from k8ssnap.store.s3 import S3Settings, S3Store
+from k8ssnap.store.snapshots import SnapshotStore
+from k8ssnap.testing.apiserver import FakeApiServer
+from k8ssnap.testing.store import FakeObjectStore
 
 KEY = "snap.tgz"
 FAST = retry.Backoff(initial=0.001, cap=0.01, max_elapsed=0.2)
@@ -99,9 +101,7 @@ class ScriptedS3:
 
 def store(client: ScriptedS3) -> S3Store:
     settings = S3Settings(endpoint="s3.invalid", bucket="b", access_key="a", secret_key="s")
-    s3 = S3Store(settings, client, contextlib.AsyncExitStack())
-    s3.backoff = FAST
-    return s3
+    return S3Store(settings, client, contextlib.AsyncExitStack(), backoff=FAST)
 
 
 def upload(client: ScriptedS3, *, max_in_flight: int = 2) -> MultipartUpload:
@@ -160,43 +160,16 @@ async def test_size_check_a_stored_object_shorter_than_written_fails_and_is_dele
 
 async def test_size_check_the_snapshot_engine_refuses_an_archive_stored_short() -> None:
     """Whatever Upload says, the engine compares the stored size with the bytes its writer produced."""
-
-    class ShortUpload:
-        def __init__(self) -> None:
-            self.written = 0
-
-        async def write(self, chunk: bytes) -> None:
-            self.written += len(chunk)
-
-        async def complete(self) -> StoredObject:
-            return StoredObject(key=KEY, size=self.written - 512, last_modified=T0, metadata={})
-
-        async def abort(self) -> None:
-            pass
-
-    class ShortStore:
-        def __init__(self) -> None:
-            self.deleted: list[str] = []
-            self.put_keys: list[str] = []
-
-        def upload(self, key: str, *, metadata: Any) -> ShortUpload:
-            return ShortUpload()
-
-        async def delete(self, key: str) -> None:
-            self.deleted.append(key)
-
-        async def put(self, key: str, data: bytes, *, metadata: Any) -> StoredObject:
-            self.put_keys.append(key)
-            return StoredObject(key=key, size=len(data), last_modified=T0, metadata={})
-
-    bucket = ShortStore()
+    bucket = FakeObjectStore()
+    bucket.short_by = 512
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
-    job = SnapshotJob(name="snap", cluster_name="a", spec=spec)
-    walk = _Walk(job=job, kube=None, rv="1", slots=asyncio.Semaphore(1), notes=[], progress=None)  # type: ignore[arg-type]
+    job = SnapshotJob(name="snap", cluster_name="a", spec=spec, backoff=FAST)
+    kube = FakeApiServer(served=())  # a cluster with nothing to list
     with pytest.raises(errors.StorePermanent, match="were written"):
-        await walk.run(bucket, (), queue_pages=1)  # type: ignore[arg-type]
-    assert bucket.deleted == [KEY]
-    assert bucket.put_keys == []  # no record: the snapshot cannot be Completed
+        await SnapshotEngine(slots=asyncio.Semaphore(1)).run(job, kube=kube, store=SnapshotStore(bucket))
+    assert ("delete", KEY) in bucket.calls
+    assert KEY not in bucket.blobs
+    assert f"{KEY}.record.json" not in bucket.blobs  # no record: the snapshot cannot be Completed
 
 
 async def test_fault_8_download_gives_up_within_the_retry_budget() -> None:
