@@ -15,6 +15,8 @@ Compatibility with k8s-snap's objects, which Go wrote:
   type) or ``spec.backupName`` (k8s-snap's README); both are accepted.
 * A Restore's ``spec.objectstoreConfig`` is accepted and kept; k8s-snap
   ignored it and used the Snapshot's store.
+* k8ssnap's addition: a Restore may set ``spec.latest`` (a schedule or a
+  clusterName, and an optional ``maxAge``) instead of a snapshot name.
 
 Durations (``ttl``) stay Go duration strings, checked against
 :data:`~k8ssnap.api.constants.DURATION_PATTERN`; turning them into time is the
@@ -42,6 +44,7 @@ from k8ssnap.errors import ConfigError
 __all__ = [
     "PREFERENCE_LIST_FIELDS",
     "KubeconfigRef",
+    "LatestSelector",
     "ObjectstoreConfig",
     "ObjectstoreConfigSpec",
     "ObjectstoreConfigStatus",
@@ -137,10 +140,22 @@ def parse_snapshot(obj: Mapping[str, Any]) -> Snapshot:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LatestSelector:
+    """``spec.latest`` of a Restore: the newest Completed snapshot of a schedule or a cluster."""
+
+    schedule: str | None = None
+    cluster_name: str | None = None
+    #: Go duration; the newest may be at most this old (from when it was taken).
+    max_age: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RestoreSpec:
     cluster_name: str = ""
-    #: The Snapshot to restore, from spec.snapshotName or spec.backupName.
+    #: The Snapshot to restore, from spec.snapshotName or spec.backupName; "" with ``latest``.
     snapshot_name: str
+    #: Instead of a name: restore the newest Completed snapshot this selects.
+    latest: LatestSelector | None = None
     restore_preference_name: str | None = None
     kubeconfig: KubeconfigRef = field(default_factory=KubeconfigRef)
     #: Accepted for k8s-snap's manifests; the Snapshot's own store is what counts.
@@ -162,6 +177,8 @@ class RestoreStatus:
 
     phase: Phase = ""
     reason: str = ""
+    #: The Snapshot restored (chosen by ``spec.latest``, or as named); "" before it is known.
+    snapshot_name: str = ""
     excluded: tuple[str, ...] = ()
     created: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
@@ -201,11 +218,13 @@ def parse_restore(obj: Mapping[str, Any]) -> Restore:
     preserve_until = _fields.timestamp(
         status, "preserveUntil", field="status.preserveUntil"
     ) or _fields.timestamp(status, "availableUntil", field="status.availableUntil")
+    latest = _latest(spec)
     return Restore(
         **meta.metadata_fields(obj),
         spec=RestoreSpec(
             cluster_name=_fields.string(spec, "clusterName", field="spec.clusterName") or "",
-            snapshot_name=_snapshot_name(spec),
+            snapshot_name=_snapshot_name(spec, latest=latest is not None),
+            latest=latest,
             restore_preference_name=_fields.string(
                 spec, "restorePreferenceName", field="spec.restorePreferenceName"
             ),
@@ -218,6 +237,7 @@ def parse_restore(obj: Mapping[str, Any]) -> Restore:
         status=RestoreStatus(
             phase=_fields.phase(status),
             reason=_fields.string(status, "reason", field="status.reason") or "",
+            snapshot_name=_fields.string(status, "snapshotName", field="status.snapshotName") or "",
             excluded=lists["excluded"],
             created=lists["created"],
             updated=lists["updated"],
@@ -376,7 +396,7 @@ def _check_migration_fields(spec: Mapping[str, Any]) -> None:
 # --- helpers --------------------------------------------------------------
 
 
-def _snapshot_name(spec: Mapping[str, Any]) -> str:
+def _snapshot_name(spec: Mapping[str, Any], *, latest: bool) -> str:
     snapshot = _fields.string(spec, "snapshotName", field="spec.snapshotName")
     backup = _fields.string(spec, "backupName", field="spec.backupName")
     if snapshot is not None and backup is not None and snapshot != backup:
@@ -385,12 +405,34 @@ def _snapshot_name(spec: Mapping[str, Any]) -> str:
             " different snapshots; set only one of them"
         )
     name = snapshot or backup
+    if latest:
+        if name is not None:
+            raise ConfigError(
+                "spec.latest and a snapshot name (spec.snapshotName or spec.backupName) are both"
+                " set; name the snapshot or ask for the latest, not both"
+            )
+        return ""
     if name is None:
         raise ConfigError(
             "no snapshot to restore: set spec.snapshotName (or spec.backupName,"
-            " as k8s-snap's README calls it) to the name of a Snapshot"
+            " as k8s-snap's README calls it) to the name of a Snapshot,"
+            " or spec.latest to restore the newest of a schedule or cluster"
         )
     return name
+
+
+def _latest(spec: Mapping[str, Any]) -> LatestSelector | None:
+    if spec.get("latest") is None:
+        return None
+    raw = _fields.mapping(spec.get("latest"), field="spec.latest")
+    selector = LatestSelector(
+        schedule=_fields.string(raw, "schedule", field="spec.latest.schedule"),
+        cluster_name=_fields.string(raw, "clusterName", field="spec.latest.clusterName"),
+        max_age=_fields.duration(raw, "maxAge", field="spec.latest.maxAge"),
+    )
+    if (selector.schedule is None) == (selector.cluster_name is None):
+        raise ConfigError("spec.latest takes exactly one of schedule and clusterName")
+    return selector
 
 
 def _endpoint_url(endpoint: str | None, *, insecure: bool | None) -> str | None:

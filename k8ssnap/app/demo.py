@@ -7,8 +7,10 @@ creates a small application in namespace ``demo``, starts the controller,
 and then does what a user does: ``kubectl create -f`` a Snapshot of
 cluster a, waits for it, ``kubectl create -f`` a Restore carrying cluster
 b's kubeconfig, waits for it, and prints ``kubectl get snapshots,restores``
-and what arrived in cluster b. The environment stays up afterwards;
-``python -m k8ssnap.devenv down`` stops it.
+and what arrived in cluster b. Then it creates a SnapshotSchedule (``@every
+5s``, keep 2), lets it run four times, suspends it and prints ``kubectl get
+snapshotschedules,snapshots``: unattended snapshots, the oldest pruned. The
+environment stays up afterwards; ``python -m k8ssnap.devenv down`` stops it.
 """
 
 from __future__ import annotations
@@ -126,6 +128,31 @@ def _wait(a: _Kubectl, kind: str, name: str) -> None:
     raise SystemExit(f"{kind}/{name} did not finish")
 
 
+def _schedule(a: _Kubectl, name: str) -> None:
+    """A SnapshotSchedule of cluster a every 5 s keeping 2; four runs, then suspended.
+
+    The template names no kubeconfig: the controller snapshots its own cluster (a) with
+    the read-all grant of artifacts/namespace-rbac.yaml.
+    """
+    a("create", "-f", "-", stdin=json.dumps({
+        "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "SnapshotSchedule",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"schedule": "@every 5s", "keep": 2,
+                 "template": {"clusterName": "cluster-a", "objectstoreConfig": "demo", "ttl": "1h"}},
+    }))  # fmt: skip
+    runs: set[str] = set()
+    for _ in range(240):
+        last = a("get", "snapshotschedule", name, "-n", NS, "-o", "jsonpath={.status.lastSnapshot}")
+        status = a("get", "snapshotschedule", name, "-n", NS, "-o", "jsonpath={.status.lastStatus}")
+        if last and last not in runs:
+            runs.add(last)
+            print(f"run {len(runs)}: snapshot/{last}")
+        if len(runs) >= 4 and status in ("Completed", "Failed"):
+            break
+        time.sleep(0.5)
+    a("patch", "snapshotschedule", name, "-n", NS, "--type=merge", "-p", '{"spec": {"suspend": true}}')
+
+
 def run(folder: Path) -> int:
     """The whole story; returns the exit code."""
     _say("local environment: clusters a and b, S3")
@@ -161,6 +188,11 @@ def run(folder: Path) -> int:
         _say("what arrived in cluster b: kubectl get all,configmaps,secrets -n demo")
         print(b("get", "deployments,services,configmaps,secrets", "-n", "demo"))
         print(b("get", "configmap", "settings", "-n", "demo", "-o", "jsonpath={.data.greeting}"))
+        schedule = f"cluster-a-every-5s-{suffix}"
+        _say(f"kubectl create -f schedule.yaml  ({schedule}: @every 5s, keep 2; four runs, then suspended)")
+        _schedule(a, schedule)
+        _say("kubectl get snapshotschedules,snapshots -n k8s-snap  (keep 2: the older runs were pruned)")
+        print(a("get", "snapshotschedules,snapshots", "-n", NS))
     finally:
         controller.stop()
     _say("done; the environment is still up")

@@ -150,6 +150,9 @@ class RecordedSpec:
     ttl: str | None
     available_until: datetime | None
     objectstore_config: str
+    #: The SnapshotSchedule that made the snapshot, "" for none (kept from its label, so a
+    #: Snapshot recreated from the bucket still belongs to its schedule).
+    schedule: str = ""
 
     @classmethod
     def from_snapshot_spec(cls, spec: Mapping[str, Any]) -> RecordedSpec:
@@ -167,17 +170,21 @@ class RecordedSpec:
             ttl=None if ttl is None else str(ttl),
             available_until=None if until in (None, "") else parse_time(str(until)),
             objectstore_config=str(data.get("objectstoreConfig") or ""),
+            schedule=str(data.get("schedule") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form."""
+        """The JSON form (``schedule`` only when set, so older records read the same)."""
         until = self.available_until
-        return {
+        body: dict[str, Any] = {
             "clusterName": self.cluster_name,
             "ttl": self.ttl,
             "availableUntil": None if until is None else format_time(until),
             "objectstoreConfig": self.objectstore_config,
         }
+        if self.schedule:
+            body["schedule"] = self.schedule
+        return body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

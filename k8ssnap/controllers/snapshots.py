@@ -206,6 +206,7 @@ class SnapshotReconciler:
             ttl=snap.spec.ttl,
             available_until=snap.spec.available_until,
             objectstore_config=snap.spec.objectstore_config or "",
+            schedule=snap.labels.get(constants.SCHEDULE_LABEL, ""),
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
         async with ctx.stores(ctx, snap.spec.objectstore_config, subject=subject) as store:

@@ -116,8 +116,8 @@ async def _snapshot_list_show_get_diff(
     listed = await k8ssnap("list", *bucket)
     assert listed.code == 0, listed.err
     rows = [line.split() for line in listed.out.splitlines()]
-    assert rows[0] == ["NAME", "CLUSTER", "OBJECTS", "SIZE", "TIME"]
-    assert [row[:3] for row in rows[1:]] == [[name, "cluster-a", str(record.index.total)]]
+    assert rows[0] == ["NAME", "CLUSTER", "SCHEDULE", "OBJECTS", "SIZE", "TIME"]
+    assert [row[:4] for row in rows[1:]] == [[name, "cluster-a", "-", str(record.index.total)]]
 
     shown = await k8ssnap("show", name, "--by", "namespace", *bucket)
     assert shown.code == 0, shown.err
