@@ -20,9 +20,9 @@ from k8ssnap.archive.index import StoredRecord
 from k8ssnap.domain.paths import parse_path
 from k8ssnap.domain.preference import Preference
 from k8ssnap.kube import listing
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore import RestoreEngine, RestoreJob, RestoreResult
-from k8ssnap.store import layout
+from k8ssnap.store.snapshots import SnapshotStore
 from tests import mix
 from tests.integration.test_restore_engine import (
     CORE,
@@ -45,19 +45,19 @@ STORAGE = "/apis/storage.k8s.io/v1"
 
 
 async def restore_into(
-    w: World, kube: KubeClient, name: str, record: StoredRecord, preference: Preference, **options: Any
+    w: World, kube: KubeApi, name: str, record: StoredRecord, preference: Preference, **options: Any
 ) -> RestoreResult:
     """Restore snapshot ``name`` into ``kube`` (a or b) and check the accounting."""
     job = RestoreJob(
         snapshot_name=name,
-        archive_key=layout.archive_key(name),
         expected_sha256=record.sha256,
         expected_size=record.size,
         preference=preference,
         backoff=FAST,
         **options,
     )
-    result = await RestoreEngine(concurrency=16, bind_timeout=20.0).run(job, kube=kube, store=w.s3)
+    engine = RestoreEngine(concurrency=16, bind_timeout=20.0)
+    result = await engine.run(job, kube=kube, store=SnapshotStore(w.s3))
     check_accounting(result, record)
     return result
 
@@ -184,18 +184,35 @@ async def test_a_label_selector_picks_one_application_of_three(world: World) -> 
 # --- dry run ----------------------------------------------------------------------
 
 
-async def _changes_since(kube: KubeClient, collections: set[str], since: str) -> list[str]:
-    """Every watch event on ``collections`` after resourceVersion ``since``."""
+async def _changes_since(kube: KubeApi, paths: tuple[str, ...], since: str) -> list[str]:
+    """Every watch event after resourceVersion ``since`` about an object at one of ``paths``.
+
+    The watches are cluster-wide, so they also see other tests' namespaces being
+    deleted in the background; only the objects the dry run planned count.
+    """
+    wanted = set(paths)
     seen: list[str] = []
 
     async def replay(collection: str) -> None:
         events = kube.watch(collection, {"resourceVersion": since}, timeout_seconds=1)
         # not served: a CRD the dry run would create, so nothing of it exists either
         with contextlib.suppress(errors.NotFound):
-            seen.extend([f"{e['type']} {collection}/{e['object']['metadata']['name']}" async for e in events])
+            async for event in events:
+                path = _object_path(collection, event["object"]["metadata"])
+                if path in wanted:
+                    seen.append(f"{event['type']} {path}")
 
-    await asyncio.gather(*(replay(c) for c in sorted(collections)))
+    await asyncio.gather(*(replay(c) for c in sorted(_collections(paths))))
     return seen
+
+
+def _object_path(collection: str, metadata: dict[str, Any]) -> str:
+    """The API path of the object with ``metadata`` in the cluster-wide ``collection``."""
+    namespace = metadata.get("namespace")
+    if not namespace:
+        return f"{collection}/{metadata['name']}"
+    prefix, resource = collection.rsplit("/", 1)
+    return f"{prefix}/namespaces/{namespace}/{resource}/{metadata['name']}"
 
 
 def _collections(paths: tuple[str, ...]) -> set[str]:
@@ -237,7 +254,7 @@ async def test_a_dry_run_writes_nothing_and_counts_what_the_restore_then_does(wo
     for path in planned.created:
         with pytest.raises(errors.NotFound):
             await w.b.get(path)
-    assert await _changes_since(w.b, _collections(planned.created), before) == []
+    assert await _changes_since(w.b, planned.created, before) == []
 
     done = await restore_into(w, w.b, name, record, preference)
 
@@ -308,7 +325,7 @@ def _cluster_policy(ns: str) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-async def _built_in(kube: KubeClient) -> dict[str, str]:
+async def _built_in(kube: KubeApi) -> dict[str, str]:
     """Bootstrap RBAC of a cluster: path -> resourceVersion."""
     found = {}
     for resource in ("clusterroles", "clusterrolebindings"):

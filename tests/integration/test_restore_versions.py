@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from k8ssnap.devenv import env
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from tests import mix
 from tests.integration.test_restore_engine import (
     CORE,
@@ -52,7 +52,7 @@ def gadget_crd(ns: str, version: str) -> dict[str, Any]:
     }
 
 
-async def _serve(kube: KubeClient, crd: dict[str, Any]) -> None:
+async def _serve(kube: KubeApi, crd: dict[str, Any]) -> None:
     await kube.create(CRDS, crd)
     spec = crd["spec"]
     collection = f"/apis/{spec['group']}/{spec['versions'][0]['name']}/gadgets"
