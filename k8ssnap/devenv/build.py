@@ -118,7 +118,7 @@ def ensure_kubernetes(version: str = versions.KUBERNETES_VERSION) -> Path:
     target = cache.bin_dir("kubernetes", version)
     if not _complete(target, KUBE_BINARIES):
         _build_into(
-            module_dir=cache.repo_root() / "tools" / "k8s-bins",
+            module_dir=cache.repo_root() / "tools" / versions.kubernetes_module(version),
             target=target,
             names=KUBE_BINARIES,
             packages=[f"k8s.io/kubernetes/cmd/{name}" for name in KUBE_BINARIES],
@@ -178,11 +178,14 @@ def ensure_age(version: str = versions.AGE_VERSION) -> Path:
     return target
 
 
-def ensure_all() -> dict[str, Path]:
-    """Build (or find) every binary; returns the component folders."""
-    return {
-        "etcd": ensure_etcd(),
-        "etcdutl": ensure_etcdutl(),
-        "kubernetes": ensure_kubernetes(),
-        "age": ensure_age(),
-    }
+def ensure_all(kubernetes: tuple[str, ...] = (versions.KUBERNETES_VERSION,)) -> dict[str, Path]:
+    """Build (or find) every binary; returns the component folders.
+
+    ``kubernetes`` names the Kubernetes versions wanted; each gets an entry
+    ``kubernetes-<version>``, and the first is also ``kubernetes``.
+    """
+    found = {"etcd": ensure_etcd(), "etcdutl": ensure_etcdutl(), "age": ensure_age()}
+    for version in kubernetes:
+        found[f"kubernetes-{version}"] = ensure_kubernetes(version)
+    found["kubernetes"] = found[f"kubernetes-{kubernetes[0]}"]
+    return found
