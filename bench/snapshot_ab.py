@@ -45,6 +45,7 @@ from k8ssnap.devenv import env
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 
 VARIANTS = ("base", "l1", "id", "id+l1", "old")
 _LINE = re.compile(r"(\d+) objects: wall ([\d.]+) s, CPU ([\d.]+) s, archive ([\d.]+) MB")
@@ -83,7 +84,7 @@ async def _run(folder: Path, variants: list[str], *, old_tree: Path | None, fill
                 kube = identity if "id" in variant else plain
                 job = SnapshotJob(name=f"ab-new-{number}", cluster_name="a", spec=spec)
                 wall, cpu = time.perf_counter(), time.process_time()
-                outcome = await engine.run(job, kube=kube, store=store)
+                outcome = await engine.run(job, kube=kube, store=SnapshotStore(store))
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 figures = (outcome.index.total, wall, cpu, outcome.stored.size / 1e6)
             results.setdefault(variant, []).append(figures)

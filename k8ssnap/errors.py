@@ -110,6 +110,18 @@ class ObjectMissing(StorePermanent):
     """The key does not exist in the bucket."""
 
 
+class BucketMissing(StorePermanent):
+    """The bucket does not exist (``--createbucket`` may create it)."""
+
+
+class ArchiveMissing(ObjectMissing):
+    """A snapshot's archive is not in its store."""
+
+
+class RecordMissing(ObjectMissing):
+    """A snapshot's record is not in its store (k8s-snap's own archives have none)."""
+
+
 # --- Archives -------------------------------------------------------------
 
 

@@ -3,24 +3,25 @@
 The policy is k8s-snap's: start at 2 s, double, jitter of +/-20 %, give up
 when the next wait would pass ``max_elapsed`` seconds (``--maxretryelapsedsec``).
 Only :class:`k8ssnap.errors.RetriableError` is retried; a permanent error
-propagates at once. The clock and sleep are injectable for tests.
+propagates at once. Time is a :class:`~k8ssnap.runtime.clock.Clock`, as
+everywhere else (tests drive a :class:`~k8ssnap.testing.fakeclock.FakeClock`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 from k8ssnap import errors
+from k8ssnap.runtime.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_REAL = RealClock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +48,23 @@ async def retrying(
     *,
     backoff: Backoff,
     what: str,
-    now: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Clock = _REAL,
 ) -> T:
     """Run ``op`` until it succeeds, raises a permanent error, or time runs out.
 
     When time runs out the last retriable error is raised, its reason
     prefixed with how long we tried.
     """
-    started = now()
+    started = clock.now()
     delays = backoff.delays()
     while True:
         try:
             return await op()
         except errors.RetriableError as exc:
             delay = next(delays)
-            elapsed = now() - started
+            elapsed = clock.now() - started
             if elapsed + delay > backoff.max_elapsed:
                 exc.reason = f"gave up after {elapsed:.0f} s of retries: {exc.reason}"
                 raise
             log.warning("%s failed, retrying in %.1f s: %s", what, delay, exc.reason)
-            await sleep(delay)
+            await clock.sleep(delay)

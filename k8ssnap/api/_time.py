@@ -1,19 +1,22 @@
-"""RFC 3339 timestamps as Kubernetes writes them (``metav1.Time``).
+"""Timestamps in custom resources: :mod:`k8ssnap.domain.timestamps`, with field-named errors.
 
-Private to :mod:`k8ssnap.api`: reading a timestamp a user or the apiserver
-wrote, and writing one the way ``metav1.Time`` does -- UTC, whole seconds,
-a trailing ``Z``.
+Private to :mod:`k8ssnap.api`. Parsing and formatting themselves live in
+:mod:`k8ssnap.domain.timestamps` only; this turns a bad value into a
+:class:`~k8ssnap.errors.ConfigError` that names the field.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 
+from k8ssnap.domain import timestamps
+from k8ssnap.domain.timestamps import format_optional, format_time
 from k8ssnap.errors import ConfigError
 
-# RFC 3339 date-time, which is also what the CRD's ``format: date-time`` admits.
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+__all__ = ["format_optional", "format_timestamp", "parse_timestamp"]
+
+format_timestamp = format_time
+_SHAPE = "{field} must be a date and time like 2020-07-01T02:03:04Z, not {value!r}"
 
 
 def parse_timestamp(value: object, *, field: str) -> datetime | None:
@@ -23,32 +26,11 @@ def parse_timestamp(value: object, *, field: str) -> datetime | None:
     """
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ConfigError(f"{field} must be a date and time like 2020-07-01T02:03:04Z, not {value!r}")
-    text = value.upper().replace(" ", "T")
-    date, _, rest = text.partition("T")
-    # datetime.fromisoformat takes at most 6 fractional digits; RFC 3339 allows more.
-    match = re.match(r"^(\d{2}:\d{2}:\d{2})(\.\d+)?(.*)$", rest)
-    if match is None:  # pragma: no cover - guarded by _RFC3339
-        raise ConfigError(f"{field} is not a valid date and time: {value!r}")
-    clock, fraction, zone = match.groups()
-    fraction = (fraction or "")[:7]
+    if not isinstance(value, str):
+        raise ConfigError(_SHAPE.format(field=field, value=value))
     try:
-        return datetime.fromisoformat(f"{date}T{clock}{fraction}{zone}").astimezone(UTC)
-    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        return timestamps.parse_time(value)
+    except timestamps.ImpossibleTime:
         raise ConfigError(f"{field} is not a valid date and time: {value!r}") from None
-
-
-def format_timestamp(moment: datetime) -> str:
-    """``moment`` as ``metav1.Time`` serialises it: UTC, seconds, ``Z``.
-
-    ``moment`` must be timezone-aware; a naive datetime is a programming error.
-    """
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_optional(moment: datetime | None) -> str | None:
-    """:func:`format_timestamp`, passing None through (it becomes JSON null)."""
-    return None if moment is None else format_timestamp(moment)
+    except timestamps.NotATime:
+        raise ConfigError(_SHAPE.format(field=field, value=value)) from None

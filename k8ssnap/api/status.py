@@ -12,8 +12,9 @@ whose archive has vanished), build the new value with
 :func:`snapshot_status_json` / :func:`restore_status_json`.
 
 Lists can be long (one entry per object), and etcd refuses an object over
-1.5 MiB. The builders therefore keep at most :data:`STATUS_LISTS_BUDGET`
-characters of list entries, dropping the tail, while the counts
+1.5 MiB. The builders therefore keep at most :data:`MAX_RESULT_ENTRIES` entries
+per Restore result list and :data:`STATUS_LISTS_BUDGET` characters of list
+entries in all, dropping the tail, while the counts
 (``numberOfContents``, ``numCreated``, ...) stay the full numbers. The
 complete index is in the archive.
 
@@ -42,9 +43,10 @@ from k8ssnap.api.types import RawObjectstoreConfigStatus, RawRestoreStatus, RawS
 
 #: Characters of list entries one status may hold, all lists together.
 STATUS_LISTS_BUDGET: Final = 1_000_000
+MAX_RESULT_ENTRIES: Final = 2000
+"""At most this many entries in each of a Restore's result lists (the counts stay exact)."""
 
 REASON_AVAILABLE_UNTIL_PAST: Final = "AvailableUntil is set as past."
-REASON_CONTROLLER_STOPPED: Final = "Controller stopped while taking the snapshot"
 REASON_SNAPSHOT_NOT_COMPLETED: Final = "Snapshot data is not in status 'Completed'"
 REASON_FILE_NOT_FOUND: Final = "Snapshot file not found"
 REASON_FILE_MISMATCH: Final = "Snapshot file size or timestamp not matched"
@@ -272,7 +274,8 @@ def restore_failed(
 def _with_outcome(status: RestoreStatus, outcome: RestoreOutcome) -> RestoreStatus:
     # The most telling lists first, should the budget run out.
     failed, updated, created, already_existed, excluded = _fit(
-        (outcome.failed, outcome.updated, outcome.created, outcome.already_existed, outcome.excluded)
+        (outcome.failed, outcome.updated, outcome.created, outcome.already_existed, outcome.excluded),
+        entries=MAX_RESULT_ENTRIES,
     )
     return replace(
         status,
@@ -346,13 +349,14 @@ def _list_or_null(items: Sequence[str]) -> list[str] | None:
     return list(items) or None
 
 
-def _fit(lists: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
-    """Each list, cut short once all together reach :data:`STATUS_LISTS_BUDGET`."""
+def _fit(lists: Sequence[Sequence[str]], *, entries: int | None = None) -> list[tuple[str, ...]]:
+    """Each list, at most ``entries`` long, and cut short once all together reach
+    :data:`STATUS_LISTS_BUDGET` (the one place status lists are capped)."""
     budget = STATUS_LISTS_BUDGET
     kept: list[tuple[str, ...]] = []
     for items in lists:
         taken: list[str] = []
-        for item in items:
+        for item in items[:entries]:
             cost = len(item.encode()) + 3  # quotes and comma
             if cost > budget:
                 break

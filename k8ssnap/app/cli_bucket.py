@@ -20,7 +20,6 @@ from k8ssnap.app import cli_format as fmt
 from k8ssnap.app.cli_source import Console, Source, read_archive
 from k8ssnap.archive.reader import Entry
 from k8ssnap.domain.transform import transform
-from k8ssnap.store import layout
 from k8ssnap.store.objectstore import StoredObject
 
 _RECORD_READS = 8
@@ -28,11 +27,7 @@ _RECORD_READS = 8
 
 async def list_snapshots(source: Source, console: Console) -> int:
     """A table of the snapshots under the source's prefix."""
-    archives: dict[str, StoredObject] = {}
-    async for item in source.store.list(source.prefix):
-        found = layout.snapshot_of(item.key, prefix=source.prefix)
-        if found is not None and found[1] == "archive":
-            archives[found[0]] = item
+    archives = (await source.store.listing()).archives
     if not archives:
         console.info(f"no snapshots at {source.where()}")
         return 0

@@ -38,7 +38,7 @@ from k8ssnap.domain.paths import (
 from k8ssnap.domain.preference import Preference
 from k8ssnap.domain.selection import select_resources
 from k8ssnap.kube import discovery
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
@@ -58,7 +58,7 @@ async def snapshot(
     source: Source,
     name: str,
     *,
-    kube: KubeClient,
+    kube: KubeApi,
     cluster_name: str,
     overwrite: bool,
     run: RunOptions,
@@ -68,17 +68,15 @@ async def snapshot(
     await source.store.check()
     if not overwrite:
         try:
-            await source.store.head(source.archive_key(name))
-        except errors.ObjectMissing:
+            await source.store.archive(name)
+        except errors.ArchiveMissing:
             pass
         else:
             raise errors.ConfigError(
                 f"snapshot {name!r} already exists at {source.where(name)}; pass --overwrite to replace it"
             )
     spec = RecordedSpec(cluster_name=cluster_name, ttl=None, available_until=None, objectstore_config="")
-    job = SnapshotJob(
-        name=name, cluster_name=cluster_name, spec=spec, key_prefix=source.prefix, backoff=run.backoff
-    )
+    job = SnapshotJob(name=name, cluster_name=cluster_name, spec=spec, backoff=run.backoff)
     engine = SnapshotEngine(slots=asyncio.Semaphore(run.concurrency))
     progress = console.progress_line()
     try:
@@ -104,7 +102,7 @@ async def restore(
     source: Source,
     name: str | None,
     *,
-    kube: KubeClient,
+    kube: KubeApi,
     preference: Preference,
     overwrite: bool,
     run: RunOptions,
@@ -117,7 +115,6 @@ async def restore(
     record = await source.record(key)
     job = RestoreJob(
         snapshot_name=snapshot_name,
-        archive_key=source.archive_key(key),
         expected_sha256=record.sha256 if record is not None else "",
         expected_size=record.size if record is not None else 0,
         preference=preference,
@@ -188,7 +185,7 @@ class _Live:
 
 
 async def diff(
-    source: Source, name: str, *, kube: KubeClient, options: DiffOptions, run: RunOptions, console: Console
+    source: Source, name: str, *, kube: KubeApi, options: DiffOptions, run: RunOptions, console: Console
 ) -> int:
     """Compare a snapshot with the live cluster and print what differs."""
     await source.require_archive(name)
@@ -226,7 +223,7 @@ async def diff(
     return 0
 
 
-async def _list_live(kube: KubeClient, *, options: DiffOptions, run: RunOptions, console: Console) -> _Live:
+async def _list_live(kube: KubeApi, *, options: DiffOptions, run: RunOptions, console: Console) -> _Live:
     found = await retry.retrying(lambda: discovery.discover(kube), backoff=run.backoff, what="discovery")
     live = _Live()
     for group_version, reason in sorted(found.failed.items()):
@@ -256,7 +253,7 @@ async def _list_live(kube: KubeClient, *, options: DiffOptions, run: RunOptions,
 
 
 async def _items(
-    kube: KubeClient, resource: ApiResource, *, namespace: str | None, run: RunOptions
+    kube: KubeApi, resource: ApiResource, *, namespace: str | None, run: RunOptions
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """``(path, object)`` of every live object of ``resource`` (in ``namespace`` if given)."""
     if namespace is not None and not resource.namespaced:

@@ -97,6 +97,10 @@ class LocalArchiveStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
+    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+        """Uploads here are temp files renamed on completion: none is ever left to abort."""
+        return 0
+
     async def close(self) -> None:
         return None
 

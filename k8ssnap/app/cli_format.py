@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import yaml
 
-from k8ssnap.domain import kinds
+from k8ssnap.domain import kinds, timestamps
 from k8ssnap.domain.paths import GroupResource, parse_path
 
 CLUSTER_SCOPED = "(cluster)"
@@ -39,7 +39,7 @@ def human_size(size: int) -> str:
 
 def format_time(when: dt.datetime) -> str:
     """UTC, to the second, as kubectl prints times: ``2026-11-21T01:39:02Z``."""
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.format_time(when if when.tzinfo else when.replace(tzinfo=dt.UTC))
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Iterable[int] = ()) -> str:

@@ -25,9 +25,9 @@ from k8ssnap.app.cli_progress import Progress
 from k8ssnap.archive.index import StoredRecord
 from k8ssnap.archive.reader import ArchiveReader, Entry, ReadSummary
 from k8ssnap.kube.client import KubeClient
-from k8ssnap.store import layout
-from k8ssnap.store.objectstore import ObjectStore
-from k8ssnap.store.s3 import S3Settings, S3Store
+from k8ssnap.store import s3
+from k8ssnap.store.s3 import S3Settings
+from k8ssnap.store.snapshots import SnapshotStore
 
 LOCAL = "local"
 """The name to read a local archive by: every name maps to its one file."""
@@ -74,43 +74,29 @@ def backoff(seconds: float) -> retry.Backoff:
 
 @dataclass(slots=True, kw_only=True)
 class Source:
-    """An open store and where in it snapshots are."""
+    """An open snapshot store (a bucket's, or one local file's)."""
 
-    store: ObjectStore
-    prefix: str
+    store: SnapshotStore
     local: Path | None
-    bucket: str = ""
     _records: dict[str, StoredRecord | None] = field(default_factory=dict)
-
-    def archive_key(self, name: str) -> str:
-        return layout.archive_key(name, prefix=self.prefix)
-
-    def record_key(self, name: str) -> str:
-        return layout.record_key(name, prefix=self.prefix)
 
     def where(self, name: str | None = None) -> str:
         """``s3://bucket/prefix/name.tgz``, or the local file, for messages."""
         if self.local is not None:
             return str(self.local)
-        key = self.archive_key(name) if name else self.prefix
-        return f"s3://{self.bucket}/{key}"
+        return self.store.where(name)
 
     async def record(self, name: str) -> StoredRecord | None:
         """The snapshot's stored record; None if it has none (k8s-snap's archives)."""
         if name not in self._records:
-            try:
-                raw = await self.store.get(self.record_key(name))
-            except errors.ObjectMissing:
-                self._records[name] = None
-            else:
-                self._records[name] = StoredRecord.from_json(raw)
+            self._records[name] = await self.store.record_if_any(name)
         return self._records[name]
 
     async def require_archive(self, name: str) -> None:
         """A readable error if the snapshot's archive is not there."""
         try:
-            await self.store.head(self.archive_key(name))
-        except errors.ObjectMissing:
+            await self.store.archive(name)
+        except errors.ArchiveMissing:
             what = "no archive" if self.local is not None else f"no snapshot {name!r}"
             raise errors.ConfigError(f"{what} at {self.where(name)}") from None
 
@@ -128,16 +114,12 @@ class Source:
 async def open_source(options: SourceOptions) -> AsyncIterator[Source]:
     """Open the bucket or the local archive the options name."""
     if options.file is not None:
-        yield Source(store=LocalArchiveStore(options.file), prefix="", local=options.file)
+        yield Source(store=SnapshotStore(LocalArchiveStore(options.file)), local=options.file)
         return
     if options.settings is None:
         raise ValueError("no S3 settings and no local file")
-    store = await S3Store.open(options.settings)
-    store.backoff = options.backoff
-    try:
-        yield Source(store=store, prefix=options.prefix, local=None, bucket=options.settings.bucket)
-    finally:
-        await store.close()
+    async with s3.opened(options.settings, options.backoff) as bucket:
+        yield Source(store=SnapshotStore(bucket, prefix=options.prefix), local=None)
 
 
 @contextlib.asynccontextmanager
@@ -167,7 +149,7 @@ async def read_archive(
     """
     reader = ArchiveReader()
     count = 0
-    chunks = source.store.download(source.archive_key(name))
+    chunks = source.store.download_archive(name)
     try:
         async for chunk in chunks:
             for entry in reader.feed(chunk):

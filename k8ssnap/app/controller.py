@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import uvloop
 
-from k8ssnap import errors
+from k8ssnap import errors, tempdirs
 from k8ssnap.app import flags as flagmod
 from k8ssnap.app import logs
 from k8ssnap.app.http import HealthServer
@@ -28,6 +28,9 @@ log = logging.getLogger("k8ssnap.controller")
 
 
 async def _main(flags: flagmod.Flags) -> None:
+    swept = await asyncio.to_thread(tempdirs.sweep)
+    if swept:
+        log.info("removed %d stale temporary files of killed k8ssnap processes", len(swept))
     kube = await KubeClient.from_kubeconfig_file(flags.kubeconfig, master=flags.master, max_connections=64)
     manager = Manager(kube=kube, flags=flags)
     server = HealthServer(registry=manager.registry, ready=manager.ready, address=flags.metrics_address)

@@ -28,12 +28,13 @@ from typing import Any
 from k8ssnap import errors
 from k8ssnap.api import constants
 from k8ssnap.app.flags import Flags
-from k8ssnap.controllers import housekeeping, objectstores
+from k8ssnap.controllers import clusters, housekeeping, objectstores
 from k8ssnap.controllers.context import Context, Settings
 from k8ssnap.controllers.events import EventRecorder
 from k8ssnap.controllers.restores import RestoreReconciler
 from k8ssnap.controllers.snapshots import SnapshotReconciler
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.domain import stores
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.kube.listwatch import LeaseStore, ResourceListWatcher
 from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.runtime.controller import Controller, Requeue
@@ -72,7 +73,7 @@ def settings_from(flags: Flags) -> Settings:
 class Manager:
     """Runs the controller until :meth:`run`'s task is cancelled."""
 
-    def __init__(self, *, kube: KubeClient, flags: Flags, registry: Registry | None = None) -> None:
+    def __init__(self, *, kube: KubeApi, flags: Flags, registry: Registry | None = None) -> None:
         self.kube = kube
         self.flags = flags
         self.settings = settings_from(flags)
@@ -131,6 +132,8 @@ class Manager:
         informers = {kind.plural: self._informer(kind) for kind in constants.KINDS}
         ctx = Context(
             kube=self.kube,
+            stores=objectstores.ConfigStores(),
+            clusters=clusters.KubeconfigConnector(),
             settings=self.settings,
             informers=informers,
             events=EventRecorder(self.kube, namespace=self.settings.namespace, host=socket.gethostname()),
@@ -141,7 +144,7 @@ class Manager:
         _enqueue_on_change(
             informers["snapshots"],
             queues["snapshots"],
-            also=(queues["objectstoreconfigs"], "objectstoreConfig", informers["objectstoreconfigs"]),
+            also=(queues["objectstoreconfigs"], informers["objectstoreconfigs"]),
         )
         _enqueue_on_change(informers["restores"], queues["restores"])
         _enqueue_on_change(informers["objectstoreconfigs"], queues["objectstoreconfigs"])
@@ -201,25 +204,23 @@ def _enqueue_on_change(
     informer: Informer,
     queue: RateLimitingQueue[ObjectKey],
     *,
-    also: tuple[RateLimitingQueue[ObjectKey], str, Informer] | None = None,
+    also: tuple[RateLimitingQueue[ObjectKey], Informer] | None = None,
 ) -> None:
     """Handlers only enqueue keys (client-go style).
 
-    ``also`` = (queue, spec field, informer): the object named by that field is
-    queued too; when the field is empty, every object of that informer is
-    (a Snapshot without ``objectstoreConfig`` uses the only one there is).
+    ``also`` = (the ObjectstoreConfig queue and informer): a Snapshot's change
+    queues the ObjectstoreConfig it uses too (:func:`k8ssnap.domain.stores.uses_config`),
+    whose finalizer follows its users.
     """
 
     def enqueue(obj: dict[str, Any]) -> None:
-        key = key_of(obj)
-        queue.add(key)
+        queue.add(key_of(obj))
         if also is not None:
-            other, field, informer = also
-            target = (obj.get("spec") or {}).get(field)
-            if target:
-                other.add(ObjectKey(key.namespace, str(target)))
-            else:
-                for item in informer.list():
+            other, configs = also
+            named = (obj.get("spec") or {}).get("objectstoreConfig")
+            names = [str(item["metadata"]["name"]) for item in configs.list()]
+            for item in configs.list():
+                if stores.uses_config(named, config=str(item["metadata"]["name"]), configs=names):
                     other.add(key_of(item))
 
     informer.add_handler(on_add=enqueue, on_update=lambda _old, new: enqueue(new), on_delete=enqueue)

@@ -24,8 +24,9 @@ from typing import Any, Final
 import orjson
 
 from k8ssnap.archive.layout import FORMAT_NAME, FORMAT_VERSION
-from k8ssnap.domain.expiry import format_time, parse_duration, parse_time
+from k8ssnap.domain.expiry import parse_duration
 from k8ssnap.domain.paths import parse_path
+from k8ssnap.domain.timestamps import format_time, parse_time
 from k8ssnap.errors import ArchiveError
 
 RECORD_FORMAT: Final = "k8ssnap-record"

@@ -17,20 +17,25 @@ k8s-snap archive (version 0), whose legacy entry names are mapped to API
 paths and whose ``snapshot.json`` (it holds a kubeconfig) is skipped.
 
 Decompression happens in bounded steps, so a small compressed chunk that
-inflates enormously is processed piecewise rather than in one allocation.
+inflates enormously is processed piecewise rather than in one allocation;
+:meth:`ArchiveReader.steps` hands each step to the caller, which can yield
+to its event loop in between. Every input is bounded (:mod:`k8ssnap.limits`):
+an object entry's size and its JSON's shape (:mod:`k8ssnap.archive.bounds`),
+the index's size, and the NUL padding after the tar end marker.
 """
 
 from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from k8ssnap.archive import layout
+from k8ssnap import limits
+from k8ssnap.archive import bounds, layout
 from k8ssnap.archive.index import ArchiveIndex, count_key
 from k8ssnap.archive.tarstream import MAX_ENTRY_SIZE, Member, TarParser
 from k8ssnap.errors import ArchiveError
@@ -90,7 +95,7 @@ class ArchiveReader:
 
     def __init__(self, *, max_entry_size: int = MAX_ENTRY_SIZE) -> None:
         self._inflate = zlib.decompressobj(wbits=31)  # 31: gzip wrapper only
-        self._tar = TarParser(max_entry_size=max_entry_size)
+        self._tar = TarParser(size_limit=lambda name: _size_limit(name, max_entry_size))
         self._sha256 = hashlib.sha256()
         self._size = 0
         self._snapshot: str | None = None
@@ -112,6 +117,15 @@ class ArchiveReader:
 
     def feed(self, chunk: bytes) -> list[Entry]:
         """Consume the next bytes of the archive; return the objects they completed."""
+        return [entry for step in self.steps(chunk) for entry in step]
+
+    def steps(self, chunk: bytes) -> Iterator[list[Entry]]:
+        """Like :meth:`feed`, one inflate step (at most INFLATE_STEP bytes out) per item.
+
+        Consume the iterator to its end before the next call. An async caller
+        yields to its loop between items, so a chunk that inflates a
+        thousandfold does not hold the loop for the whole inflation.
+        """
         if self._closed:
             raise RuntimeError("the reader is closed")
         self._sha256.update(chunk)
@@ -119,27 +133,25 @@ class ArchiveReader:
         if self._inflate.eof:
             if chunk:
                 raise ArchiveError("archive has trailing data after the gzip stream")
-            return []
-        return self._inflate_chunk(chunk)
+            return
+        yield from self._inflate_steps(chunk)
 
-    def _inflate_chunk(self, chunk: bytes) -> list[Entry]:
+    def _inflate_steps(self, chunk: bytes) -> Iterator[list[Entry]]:
         """Inflate ``chunk`` in bounded steps, parsing tar members as they complete."""
-        entries: list[Entry] = []
         pending = chunk
         while True:
             try:
                 data = self._inflate.decompress(pending, INFLATE_STEP)
             except zlib.error as error:
                 raise ArchiveError(f"archive is corrupt: bad gzip data ({error})") from None
-            for member in self._tar.feed(data):
-                entries.extend(self._entry(member))
+            yield [entry for member in self._tar.feed(data) for entry in self._entry(member)]
             pending = self._inflate.unconsumed_tail
             if self._inflate.eof:
                 if self._inflate.unused_data:
                     raise ArchiveError("archive has trailing data after the gzip stream")
-                return entries
+                return
             if not pending and len(data) < INFLATE_STEP:
-                return entries
+                return
 
     def close(self) -> ReadSummary:
         """Check that the archive was complete and valid; return what was read."""
@@ -177,10 +189,12 @@ class ArchiveReader:
         if self._index is not None:
             raise ArchiveError(f"archive entry {member.name!r} follows the index")
         if self._version == layout.FORMAT_VERSION and rest == layout.INDEX:
+            bounds.check_json(member.body, what=member.name, max_commas=limits.MAX_INDEX_SIZE)
             self._index = ArchiveIndex.from_json(member.body)
             return []
         if self._version == layout.LEGACY_VERSION and rest == layout.LEGACY_SNAPSHOT:
             return []  # k8s-snap's Snapshot resource, kubeconfig included: never surfaced
+        bounds.check_json(member.body, what=member.name)
         path = layout.object_path(rest, member.body)
         key = count_key(path)
         self._counts[key] = self._counts.get(key, 0) + 1
@@ -197,6 +211,12 @@ class ArchiveReader:
             )
         if dict(index.counts) != self._counts or path_digest(index.paths) != self._digest:
             raise ArchiveError("archive index does not match the archived objects")
+
+
+def _size_limit(name: str, max_entry_size: int) -> int:
+    """The index may be larger than an object (one path per object); every other entry is an object."""
+    _, _, rest = name.partition("/")
+    return max(limits.MAX_INDEX_SIZE, max_entry_size) if rest == layout.INDEX else max_entry_size
 
 
 def _marker_version(body: bytes) -> int:

@@ -16,15 +16,17 @@ carry no object and are skipped.
 from __future__ import annotations
 
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from k8ssnap import limits
 from k8ssnap.errors import ArchiveError
 
 BLOCK: Final = tarfile.BLOCKSIZE
 RECORD: Final = tarfile.RECORDSIZE
 ZERO_BLOCK: Final = bytes(BLOCK)
-MAX_ENTRY_SIZE: Final = 64 * 1024 * 1024  # far above etcd's 1.5 MiB object limit
+MAX_ENTRY_SIZE: Final = limits.MAX_ENTRY_SIZE
 
 _FILE_TYPES = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE})
 
@@ -107,16 +109,35 @@ def encode_end(written: int) -> bytes:
 class TarParser:
     """Push parser: :meth:`feed` bytes, get complete members back.
 
-    The buffer holds at most one member (bounded by ``max_entry_size``)
-    plus one block. After the end-of-archive block only NUL padding is
-    allowed; anything else is trailing garbage and raises ArchiveError.
+    The buffer holds at most one member (bounded by ``max_entry_size``, or
+    by ``size_limit(name)`` when given) plus one block. After the
+    end-of-archive block only NUL padding is allowed, at most
+    ``max_trailing`` bytes of it; anything else is trailing garbage and
+    raises ArchiveError.
     """
 
-    __slots__ = ("_buffer", "_ended", "_long_name", "_max", "_pax", "_pending")
+    __slots__ = (
+        "_buffer",
+        "_ended",
+        "_limit",
+        "_long_name",
+        "_max_trailing",
+        "_pax",
+        "_pending",
+        "_trailing",
+    )
 
-    def __init__(self, *, max_entry_size: int = MAX_ENTRY_SIZE) -> None:
+    def __init__(
+        self,
+        *,
+        max_entry_size: int = MAX_ENTRY_SIZE,
+        size_limit: Callable[[str], int] | None = None,
+        max_trailing: int = limits.MAX_TRAILING_ZEROS,
+    ) -> None:
         self._buffer = bytearray()
-        self._max = max_entry_size
+        self._limit = size_limit or (lambda _name: max_entry_size)
+        self._max_trailing = max_trailing
+        self._trailing = 0
         self._pending: tuple[tarfile.TarInfo, int] | None = None
         self._pax: dict[str, str] = {}
         self._long_name: str | None = None
@@ -130,7 +151,7 @@ class TarParser:
     def feed(self, data: bytes) -> list[Member]:
         """Consume ``data``; return the members it completed, in order."""
         if self._ended:
-            _require_zeros(data)
+            self._padding(data)
             return []
         self._buffer += data
         members: list[Member] = []
@@ -142,6 +163,16 @@ class TarParser:
         """ArchiveError unless the stream ended cleanly."""
         if not self._ended:
             raise ArchiveError("archive is truncated: the tar stream has no end marker")
+
+    def _padding(self, data: bytes | bytearray) -> None:
+        """Accept NULs after the end marker, up to ``max_trailing`` bytes of them."""
+        if data.count(0) != len(data):
+            raise ArchiveError("archive has trailing data after the tar end marker")
+        self._trailing += len(data)
+        if self._trailing > self._max_trailing:
+            raise ArchiveError(
+                f"archive has more than {self._max_trailing} bytes of padding after the tar end marker"
+            )
 
     def _step(self, members: list[Member]) -> bool:
         if self._pending is None:
@@ -163,7 +194,7 @@ class TarParser:
         del self._buffer[:BLOCK]
         if block == ZERO_BLOCK:
             self._ended = True
-            _require_zeros(self._buffer)
+            self._padding(self._buffer)
             self._buffer.clear()
             return False
         try:
@@ -171,8 +202,10 @@ class TarParser:
         except tarfile.HeaderError as error:
             raise ArchiveError(f"archive is corrupt: bad tar header ({error})") from None
         size = _size(self._pax.get("size"), info.size)
-        if size > self._max:
-            raise ArchiveError(f"archive entry {info.name!r} is too large ({size} bytes)")
+        name = self._pax.get("path") or self._long_name or info.name
+        limit = self._limit(name)
+        if size > limit:
+            raise ArchiveError(f"archive entry {name!r} is too large ({size} bytes, at most {limit})")
         self._pending = (info, size)
         return True
 
@@ -220,8 +253,3 @@ def _pax_records(data: bytes) -> dict[str, str]:
         records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
         position += length
     return records
-
-
-def _require_zeros(data: bytes | bytearray) -> None:
-    if data.count(0) != len(data):
-        raise ArchiveError("archive has trailing data after the tar end marker")

@@ -19,7 +19,8 @@ from contextlib import asynccontextmanager
 from k8ssnap import errors
 from k8ssnap.api.meta import KubeconfigRef
 from k8ssnap.controllers import insecure
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers.context import Context, Subject
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.kube.client import KubeClient
 
 
@@ -40,26 +41,32 @@ async def secret_value(ctx: Context, *, name: str, key: str, what: str) -> str:
         raise errors.ConfigError(f"{what}: Secret {name!r} key {key!r} is not valid base64 text") from None
 
 
-@asynccontextmanager
-async def connect(
-    ctx: Context, ref: KubeconfigRef, *, subject: insecure.Subject, max_connections: int = 32
-) -> AsyncIterator[KubeClient]:
-    """A client for the cluster ``ref`` names, for work on ``subject``; closed on exit unless it
-    is our own."""
-    if ref.in_cluster:
-        yield ctx.kube
-        return
-    if ref.inline is not None:
-        text = ref.inline
-    else:
-        assert ref.secret is not None
-        text = await secret_value(ctx, name=ref.secret.name, key=ref.secret.key, what="kubeconfig")
-    client = await KubeClient.from_kubeconfig_text(
-        text, max_connections=max_connections, allow_insecure_tls=ctx.settings.insecure_kubeconfig_tls
-    )
-    try:
-        if not client.tls_verified:
-            await insecure.report(ctx, subject, insecure.CLUSTER)
-        yield client
-    finally:
-        await client.close()
+class KubeconfigConnector:
+    """The production :class:`~k8ssnap.controllers.context.ClusterConnector`."""
+
+    def __init__(self, *, max_connections: int = 32) -> None:
+        self._max_connections = max_connections
+
+    @asynccontextmanager
+    async def __call__(self, ctx: Context, ref: KubeconfigRef, *, subject: Subject) -> AsyncIterator[KubeApi]:
+        """A client for the cluster ``ref`` names, for work on ``subject``; closed on exit unless
+        it is our own."""
+        if ref.in_cluster:
+            yield ctx.kube
+            return
+        if ref.inline is not None:
+            text = ref.inline
+        else:
+            assert ref.secret is not None
+            text = await secret_value(ctx, name=ref.secret.name, key=ref.secret.key, what="kubeconfig")
+        client = await KubeClient.from_kubeconfig_text(
+            text,
+            max_connections=self._max_connections,
+            allow_insecure_tls=ctx.settings.insecure_kubeconfig_tls,
+        )
+        try:
+            if not client.tls_verified:
+                await insecure.report(ctx, subject, insecure.CLUSTER)
+            yield client
+        finally:
+            await client.close()

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from k8ssnap.api import constants
+from k8ssnap.api.meta import KubeconfigRef
 from k8ssnap.controllers.events import EventRecorder
-from k8ssnap.domain import expiry
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.domain import expiry, timestamps
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.runtime.clock import Clock, RealClock
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.source import ObjectKey
+from k8ssnap.store.snapshots import SnapshotStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,11 +45,53 @@ class Settings:
     store_check_interval: float = 300.0
 
 
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The custom resource a piece of work is for: where Events about it go (for example
+    :mod:`k8ssnap.controllers.insecure`'s)."""
+
+    kind: constants.ResourceKind
+    obj: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("name", ""))
+
+
+class StoreOpener(Protocol):
+    """Opens the :class:`SnapshotStore` of ObjectstoreConfig ``name`` (None: the only one).
+
+    Production: :class:`k8ssnap.controllers.objectstores.ConfigStores`; tests:
+    :class:`k8ssnap.testing.FakeStores`. ``max_elapsed`` overrides the retry budget
+    (``--maxretryelapsedsec``) of every call on the store; ``subject`` is the resource the
+    work is for (Events about the store go there). Raises
+    :class:`~k8ssnap.errors.ConfigError` when the config or its credentials are unusable.
+    """
+
+    def __call__(
+        self, ctx: Context, name: str | None, *, subject: Subject, max_elapsed: float | None = None
+    ) -> AbstractAsyncContextManager[SnapshotStore]: ...
+
+
+class ClusterConnector(Protocol):
+    """A client for the cluster a custom resource's kubeconfig reference names.
+
+    Production: :class:`k8ssnap.controllers.clusters.KubeconfigConnector`; tests:
+    :class:`k8ssnap.testing.FakeConnector`. An in-cluster reference yields ``ctx.kube``.
+    """
+
+    def __call__(
+        self, ctx: Context, ref: KubeconfigRef, *, subject: Subject
+    ) -> AbstractAsyncContextManager[KubeApi]: ...
+
+
 @dataclass(slots=True, kw_only=True)
 class Context:
-    """Shared by all reconcilers of one controller process."""
+    """Shared by all reconcilers of one controller process; every adapter is injected."""
 
-    kube: KubeClient
+    kube: KubeApi
+    stores: StoreOpener
+    clusters: ClusterConnector
     settings: Settings
     informers: dict[str, Informer]
     events: EventRecorder
@@ -74,7 +119,7 @@ class Context:
         if not expiry.is_expired(until, now):
             return Requeue(after=max(expiry.seconds_until(until, now), 0.5))
         await self.events.record(
-            raw, kind=kind, reason="Expired", message=f"{what} {expiry.format_time(until)}"
+            raw, kind=kind, reason="Expired", message=f"{what} {timestamps.format_time(until)}"
         )
         await self.delete_if_unchanged(kind, raw)
         return None

@@ -14,7 +14,8 @@ from typing import Any
 
 from k8ssnap import errors
 from k8ssnap.api import constants
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.domain import timestamps
+from k8ssnap.kube.api import KubeApi
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ _COMPONENT = "k8ssnap-controller"
 class EventRecorder:
     """Posts core/v1 Events about objects in one namespace."""
 
-    def __init__(self, client: KubeClient, *, namespace: str, host: str = "") -> None:
+    def __init__(self, client: KubeApi, *, namespace: str, host: str = "") -> None:
         self._client = client
         self._namespace = namespace
         self._host = host
@@ -40,7 +41,7 @@ class EventRecorder:
     ) -> None:
         """Post one Event about ``obj`` (a raw custom resource)."""
         meta = obj.get("metadata", {})
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = timestamps.format_time(dt.datetime.now(dt.UTC))
         event = {
             "apiVersion": "v1",
             "kind": "Event",

@@ -29,19 +29,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers import insecure, objectstores
-from k8ssnap.controllers.context import Context
-from k8ssnap.domain import expiry
-from k8ssnap.store import layout
+from k8ssnap.controllers.context import Context, Subject
+from k8ssnap.domain import expiry, stores
 from k8ssnap.store.objectstore import StoredObject
-from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +48,6 @@ MISMATCH = status.REASON_FILE_MISMATCH  # k8s-snap's words; also used for a chec
 _MIN_KEEP = dt.timedelta(days=30)
 RECORD_SKIPPED = "RecordSkipped"
 """Event reason on an ObjectstoreConfig: a stored record could not be recreated as a Snapshot."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Listing:
-    archives: dict[str, StoredObject]
-    records: dict[str, StoredObject]
-
-
-async def _listing(store: S3Store, prefix: str) -> _Listing:
-    archives: dict[str, StoredObject] = {}
-    records: dict[str, StoredObject] = {}
-    async for obj in store.list(prefix):
-        parsed = layout.snapshot_of(obj.key, prefix=prefix)
-        if parsed is not None:
-            (archives if parsed[1] == "archive" else records)[parsed[0]] = obj
-    return _Listing(archives=archives, records=records)
 
 
 class Housekeeper:
@@ -84,22 +65,21 @@ class Housekeeper:
         ]
 
     def _snapshots(self, config: str) -> dict[str, Snapshot]:
-        single = len(self._configs()) == 1
+        configs = self._configs()
         found: dict[str, Snapshot] = {}
         for raw in self.ctx.informers[constants.SNAPSHOT.plural].list():
             try:
                 snap = parse_snapshot(raw)
             except errors.ConfigError:
                 continue
-            named = snap.spec.objectstore_config
-            if named == config or (named is None and single):
+            if stores.uses_config(snap.spec.objectstore_config, config=config, configs=configs):
                 found[snap.name] = snap
         return found
 
-    def _subject(self, config: str) -> insecure.Subject:
+    def _subject(self, config: str) -> Subject:
         """The ObjectstoreConfig ``config``, for Events about using its store."""
         raw = self.ctx.cached(constants.OBJECTSTORE_CONFIG, config) or {"metadata": {"name": config}}
-        return insecure.Subject(constants.OBJECTSTORE_CONFIG, raw)
+        return Subject(constants.OBJECTSTORE_CONFIG, raw)
 
     async def run(self) -> None:
         """Sweep now and then every interval, until cancelled."""
@@ -111,23 +91,21 @@ class Housekeeper:
         """One housekeeping pass over every ObjectstoreConfig; errors are logged, not raised."""
         for config in self._configs():
             try:
-                opening = objectstores.open_store(self.ctx, config, subject=self._subject(config))
-                async with opening as (store, prefix):
-                    await self._sweep(config, store, prefix)
+                async with self.ctx.stores(self.ctx, config, subject=self._subject(config)) as store:
+                    await self._sweep(config, store)
             except errors.K8sSnapError as exc:
                 log.warning("housekeeping of ObjectstoreConfig %s failed: %s", config, exc.reason)
 
-    async def _sweep(self, config: str, store: S3Store, prefix: str) -> None:
-        listing = await _listing(store, prefix)
+    async def _sweep(self, config: str, store: SnapshotStore) -> None:
+        listing = await store.listing()
         snapshots = self._snapshots(config)
         # any Snapshot of that name protects an archive, whatever config it names and even if
         # its spec does not parse: two configs may share a bucket
         named = {str(o["metadata"]["name"]) for o in self.ctx.informers[constants.SNAPSHOT.plural].list()}
-        for name, obj in listing.archives.items():
-            if name not in named:
-                await self._delete_orphan(store, prefix, name, obj)
+        for name in sorted(listing.archives.keys() - named):
+            await self._delete_orphan(store, name)
         for name in listing.records.keys() - listing.archives.keys() - named:
-            await store.delete(layout.record_key(name, prefix=prefix))
+            await store.delete_record(name)
         for snap in snapshots.values():
             if snap.status.phase != constants.PHASE_COMPLETED or snap.deleting:
                 continue
@@ -139,10 +117,10 @@ class Housekeeper:
             ):
                 await self._invalidate(snap, MISMATCH)
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-        await store.abort_stale_uploads(prefix, older_than=cutoff)
+        await store.abort_stale_uploads(older_than=cutoff)
 
     async def _matches(
-        self, store: S3Store, snap: Snapshot, archive: StoredObject, record: StoredObject | None
+        self, store: SnapshotStore, snap: Snapshot, archive: StoredObject, record: StoredObject | None
     ) -> bool:
         """Size and time (to the second) as in the status, and the record's sha256 and size."""
         stored = snap.status.stored_timestamp
@@ -157,20 +135,18 @@ class Housekeeper:
         cached = self._records.get(record.key)
         if cached is None or cached[0] != record.last_modified:
             try:
-                parsed = StoredRecord.from_json(await store.get(record.key))
+                parsed = await store.record(snap.name)
             except (errors.ObjectMissing, errors.ArchiveError):
                 return False
             cached = (record.last_modified, parsed.sha256, parsed.size)
             self._records[record.key] = cached
         return cached[1] == snap.status.stored_sha256 and cached[2] == archive.size
 
-    async def _delete_orphan(self, store: S3Store, prefix: str, name: str, obj: StoredObject) -> None:
-        head = await store.head(obj.key)
-        if not layout.is_ours(dict(head.metadata)):
+    async def _delete_orphan(self, store: SnapshotStore, name: str) -> None:
+        if not await store.is_ours(name):
             return
-        log.info("deleting orphan archive %s", obj.key)
-        await store.delete(obj.key)
-        await store.delete(layout.record_key(name, prefix=prefix))
+        log.info("deleting orphan archive %s", store.where(name))
+        await store.delete(name)
 
     async def _invalidate(self, snap: Snapshot, reason: str) -> None:
         log.warning("snapshot %s: %s", snap.name, reason)
@@ -186,22 +162,19 @@ class Housekeeper:
         made = 0
         for config in self._configs():
             try:
-                opening = objectstores.open_store(self.ctx, config, subject=self._subject(config))
-                async with opening as (store, prefix):
-                    listing = await _listing(store, prefix)
+                async with self.ctx.stores(self.ctx, config, subject=self._subject(config)) as store:
+                    listing = await store.listing()
                     cached = self.ctx.informers[constants.SNAPSHOT.plural].list()
                     known = {str(o["metadata"]["name"]): o for o in cached}
                     for name, archive in listing.archives.items():
                         if name not in listing.records or (name in known and not _unfinished(known[name])):
                             continue
-                        made += await self._recreate_one(config, store, prefix, name, archive)
+                        made += await self._recreate_one(config, store, name, archive)
             except errors.K8sSnapError as exc:
                 log.warning("restoring snapshots from ObjectstoreConfig %s failed: %s", config, exc.reason)
         return made
 
-    async def _recreate_one(
-        self, config: str, store: S3Store, prefix: str, name: str, archive: StoredObject
-    ) -> int:
+    async def _recreate_one(self, config: str, store: SnapshotStore, name: str, archive: StoredObject) -> int:
         """:meth:`_recreate`, where one bad record costs only itself.
 
         This runs before any worker starts, on every start: an error that escaped
@@ -210,7 +183,7 @@ class Housekeeper:
         ObjectstoreConfig, and that record is skipped.
         """
         try:
-            return await self._recreate(config, store, prefix, name, archive)
+            return await self._recreate(config, store, name, archive)
         except errors.K8sSnapError as exc:
             reason = exc.reason
             log.warning("could not recreate Snapshot %s from the bucket: %s", name, reason)
@@ -228,11 +201,9 @@ class Housekeeper:
             )
         return 0
 
-    async def _recreate(
-        self, config: str, store: S3Store, prefix: str, name: str, archive: StoredObject
-    ) -> int:
+    async def _recreate(self, config: str, store: SnapshotStore, name: str, archive: StoredObject) -> int:
         try:
-            record = StoredRecord.from_json(await store.get(layout.record_key(name, prefix=prefix)))
+            record = await store.record(name)
         except errors.ArchiveError as exc:
             log.warning("archive %s has an unreadable record: %s", name, exc.reason)
             return 0

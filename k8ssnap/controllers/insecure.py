@@ -11,11 +11,10 @@ nobody runs that way by accident for long.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
 
-from k8ssnap.api import constants
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers.context import Context, Subject
+
+__all__ = ["CLUSTER", "REASON", "STORE", "Subject", "report"]
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +24,6 @@ CLUSTER = (
     "TLS verification of the cluster's API server is off: its kubeconfig skips it or names an"
     " http:// server, allowed by --insecure-kubeconfig-tls"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """The custom resource a piece of work is for: where its Events go."""
-
-    kind: constants.ResourceKind
-    obj: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return str((self.obj.get("metadata") or {}).get("name", ""))
 
 
 async def report(ctx: Context, subject: Subject, message: str) -> None:

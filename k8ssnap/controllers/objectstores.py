@@ -17,18 +17,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from k8ssnap import errors
-from k8ssnap.api import constants
+from k8ssnap import errors, retry
+from k8ssnap.api import constants, status
 from k8ssnap.api.resources import ObjectstoreConfig, parse_objectstore_config
 from k8ssnap.controllers import clusters, insecure
-from k8ssnap.controllers.context import Context
+from k8ssnap.controllers.context import Context, Subject
+from k8ssnap.domain import stores
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.store.s3 import S3Settings, S3Store
+from k8ssnap.store import s3
+from k8ssnap.store.objectstore import ObjectStore
+from k8ssnap.store.s3 import S3Settings
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +81,27 @@ async def settings_for(ctx: Context, name: str | None) -> tuple[S3Settings, str]
     return settings, prefix
 
 
-async def ensure_bucket(ctx: Context, store: S3Store) -> None:
-    """Check the store; with ``--createbucket``, create a missing bucket instead of failing."""
-    try:
-        await store.check()
-    except errors.StorePermanent as exc:
-        if not (ctx.settings.create_bucket and "does not exist" in exc.reason):
-            raise
-        log.info("creating bucket %s (--createbucket)", store.bucket)
-        await store.create_bucket()
-        await store.check()
+BucketOpener = Callable[[S3Settings, retry.Backoff], AbstractAsyncContextManager[ObjectStore]]
+"""Opens one bucket with the given retry budget (production: :func:`k8ssnap.store.s3.opened`)."""
+
+
+class ConfigStores:
+    """The production :class:`~k8ssnap.controllers.context.StoreOpener`: ObjectstoreConfig
+    and its Secret -> S3 settings -> an open bucket -> a :class:`SnapshotStore` at the prefix."""
+
+    def __init__(self, *, open_bucket: BucketOpener = s3.opened) -> None:
+        self._open_bucket = open_bucket
+
+    @asynccontextmanager
+    async def __call__(
+        self, ctx: Context, name: str | None, *, subject: Subject, max_elapsed: float | None = None
+    ) -> AsyncIterator[SnapshotStore]:
+        settings, prefix = await settings_for(ctx, name)
+        if _unverified(settings):
+            await insecure.report(ctx, subject, insecure.STORE)
+        budget = ctx.settings.max_retry_elapsed if max_elapsed is None else max_elapsed
+        async with self._open_bucket(settings, retry.Backoff(initial=0.5, max_elapsed=budget)) as bucket:
+            yield SnapshotStore(bucket, prefix=prefix)
 
 
 def _unverified(settings: S3Settings) -> bool:
@@ -94,51 +109,27 @@ def _unverified(settings: S3Settings) -> bool:
     return not settings.verify_tls and not settings.insecure
 
 
-@asynccontextmanager
-async def open_store(
-    ctx: Context, name: str | None, *, subject: insecure.Subject
-) -> AsyncIterator[tuple[S3Store, str]]:
-    """An open store and key prefix for ObjectstoreConfig ``name``, for work on ``subject``."""
-    settings, prefix = await settings_for(ctx, name)
-    if _unverified(settings):
-        await insecure.report(ctx, subject, insecure.STORE)
-    store = await S3Store.open(settings)
-    store.backoff = type(store.backoff)(initial=0.5, max_elapsed=ctx.settings.max_retry_elapsed)
-    try:
-        yield store, prefix
-    finally:
-        await store.close()
-
-
-def _users(ctx: Context, name: str) -> list[str]:
-    """Snapshots that store into ``name``: by name, or by default when it is the only config."""
-    configs = ctx.informers[constants.OBJECTSTORE_CONFIG.plural].list()
-    only = len(configs) == 1 and configs[0]["metadata"]["name"] == name
-    users = []
-    for obj in ctx.informers[constants.SNAPSHOT.plural].list():
-        named = (obj.get("spec") or {}).get("objectstoreConfig")
-        if named == name or (not named and only):
-            users.append(str(obj["metadata"]["name"]))
-    return users
+def users(ctx: Context, name: str) -> list[str]:
+    """Snapshots that store into ``name`` (see :func:`k8ssnap.domain.stores.uses_config`)."""
+    configs = [str(o["metadata"]["name"]) for o in ctx.informers[constants.OBJECTSTORE_CONFIG.plural].list()]
+    return [
+        str(obj["metadata"]["name"])
+        for obj in ctx.informers[constants.SNAPSHOT.plural].list()
+        if stores.uses_config((obj.get("spec") or {}).get("objectstoreConfig"), config=name, configs=configs)
+    ]
 
 
 async def _check(ctx: Context, raw: dict[str, Any]) -> tuple[str, str, bool | None]:
-    name = raw["metadata"]["name"]
+    name, subject = raw["metadata"]["name"], Subject(constants.OBJECTSTORE_CONFIG, raw)
     try:
-        settings, _ = await settings_for(ctx, name)
-        if _unverified(settings):
-            await insecure.report(ctx, insecure.Subject(constants.OBJECTSTORE_CONFIG, raw), insecure.STORE)
-        store = await S3Store.open(settings)
-        store.backoff = type(store.backoff)(initial=0.5, max_elapsed=5.0)
-        try:
-            await ensure_bucket(ctx, store)
-        finally:
-            await store.close()
+        async with ctx.stores(ctx, name, subject=subject, max_elapsed=5.0) as store:
+            await store.check(create=ctx.settings.create_bucket)
     except errors.ConfigError as exc:
         return constants.STORE_UNAVAILABLE, exc.reason, None
+    except errors.BucketMissing as exc:
+        return constants.STORE_UNAVAILABLE, exc.reason, False
     except errors.StoreError as exc:
-        missing = "does not exist" in exc.reason
-        return constants.STORE_UNAVAILABLE, exc.reason, False if missing else None
+        return constants.STORE_UNAVAILABLE, exc.reason, None
     return constants.STORE_AVAILABLE, "", True
 
 
@@ -149,21 +140,21 @@ async def reconcile(ctx: Context, key: ObjectKey) -> Requeue | None:
         return None
     meta: dict[str, Any] = raw["metadata"]
     finalizers = list(meta.get("finalizers") or [])
-    users = _users(ctx, key.name)
+    using = users(ctx, key.name)
     if meta.get("deletionTimestamp"):
-        if not users and constants.FINALIZER in finalizers:
+        if not using and constants.FINALIZER in finalizers:
             finalizers.remove(constants.FINALIZER)
             await ctx.kube.merge_patch(
                 ctx.path(constants.OBJECTSTORE_CONFIG, key.name), _finalizers(meta, finalizers)
             )
             return None
-        return Requeue(after=30.0) if users else None
-    if users and constants.FINALIZER not in finalizers:
+        return Requeue(after=30.0) if using else None
+    if using and constants.FINALIZER not in finalizers:
         await ctx.kube.merge_patch(
             ctx.path(constants.OBJECTSTORE_CONFIG, key.name),
             _finalizers(meta, [*finalizers, constants.FINALIZER]),
         )
-    elif not users and constants.FINALIZER in finalizers:
+    elif not using and constants.FINALIZER in finalizers:
         finalizers.remove(constants.FINALIZER)
         await ctx.kube.merge_patch(
             ctx.path(constants.OBJECTSTORE_CONFIG, key.name), _finalizers(meta, finalizers)
@@ -176,17 +167,18 @@ async def reconcile(ctx: Context, key: ObjectKey) -> Requeue | None:
             return Requeue(after=due)
     phase, reason, exists = await _check(ctx, raw)
     ctx.store_checks[key.name] = (generation, time.monotonic())
-    status = {
-        "phase": phase,
-        "reason": reason,
-        "bucketExists": exists,
-        "lastChecked": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "observedGeneration": int(meta.get("generation") or 0),
-    }
+    now = dt.datetime.now(dt.UTC)
+    generation = int(meta.get("generation") or 0)
+    if phase == constants.STORE_AVAILABLE:
+        body = status.objectstore_available(checked_at=now, observed_generation=generation)
+    else:
+        body = status.objectstore_unavailable(
+            reason, bucket_exists=exists, checked_at=now, observed_generation=generation
+        )
     old = raw.get("status") or {}
     if (old.get("phase"), old.get("reason"), old.get("bucketExists")) != (phase, reason, exists):
         await ctx.kube.merge_patch(
-            ctx.path(constants.OBJECTSTORE_CONFIG, key.name, status=True), {"status": status}
+            ctx.path(constants.OBJECTSTORE_CONFIG, key.name, status=True), {"status": body}
         )
     return Requeue(after=ctx.settings.store_check_interval)
 

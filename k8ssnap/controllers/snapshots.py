@@ -18,11 +18,7 @@ cached object and moves it one step. What changed from the original:
 * A Snapshot found InProgress (at the server's current version) was
   interrupted by a controller restart (the work queue never hands one key
   to two workers), so the snapshot is taken again from the start; it never
-  stays InProgress. After :data:`~k8ssnap.controllers.attempts.MAX_INTERRUPTED`
-  interrupted attempts it goes Failed instead: the snapshot itself may be
-  what kills the process.
-* The outcome is reported by :mod:`k8ssnap.controllers.outcomes`: retried,
-  and never a reason to take the snapshot again.
+  stays InProgress.
 * Any failure, also an unexpected one, ends in Failed with a reason.
 * ``status.contents`` lists at most :data:`MAX_STATUS_CONTENTS` paths, to
   keep the object well under etcd's size limit; ``numberOfContents`` is
@@ -31,22 +27,22 @@ cached object and moves it one step. What changed from the original:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-import time
+from collections.abc import Mapping
 from typing import Any
 
 from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
-from k8ssnap.controllers import attempts, clusters, insecure, objectstores, outcomes
-from k8ssnap.controllers.context import Context
-from k8ssnap.domain import expiry
+from k8ssnap.controllers import lifecycle
+from k8ssnap.controllers.context import Context, Subject
+from k8ssnap.domain import expiry, timestamps
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob, SnapshotOutcome
-from k8ssnap.store import layout
+from k8ssnap.snapshot.engine import SnapshotJob, SnapshotOutcome
 
 log = logging.getLogger(__name__)
 
@@ -55,26 +51,41 @@ RECREATED = constants.RECREATED
 KIND = constants.SNAPSHOT
 
 
-class SnapshotReconciler:
-    """Reconciles Snapshots; the engine does the work."""
+SnapshotRunner = lifecycle.Engine[SnapshotJob, SnapshotOutcome]
+"""What the reconciler runs: the engine, or a fake."""
 
-    def __init__(self, ctx: Context, engine: SnapshotEngine) -> None:
+
+class SnapshotReconciler:
+    """Reconciles Snapshots: finalizers and deletion here, phases in :mod:`lifecycle`, work in the engine.
+
+    It is the Snapshot :class:`~k8ssnap.controllers.lifecycle.JobKind`."""
+
+    kind: constants.ResourceKind = KIND
+    until_label: str = "available until"
+    done_label: str = "stored"
+    resumed_message: str | None = "controller restarted during the snapshot; taking it again"
+
+    def __init__(self, ctx: Context, engine: SnapshotRunner) -> None:
         self.ctx = ctx
         self.engine = engine
         m = ctx.metrics
-        self._results = m.counter("k8ssnap_snapshots_total", "Snapshots taken, by result.", ["result"])
-        self._duration = m.histogram(
-            "k8ssnap_snapshot_duration_seconds", "Time to take a snapshot.", ["result"],
-            buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
-        )  # fmt: skip
+        metrics = lifecycle.JobMetrics(
+            m,
+            noun="snapshot",
+            plural="snapshots",
+            results_help="Snapshots taken, by result.",
+            duration_help="Time to take a snapshot.",
+        )
         self._objects = m.gauge("k8ssnap_snapshot_objects", "Objects in the last snapshot.", ["snapshot"])
         self._bytes = m.gauge("k8ssnap_snapshot_bytes", "Archive bytes of the last snapshot.", ["snapshot"])
-        self._last = m.gauge("k8ssnap_snapshot_last_success_timestamp_seconds", "Time of the last success.")
-        self._outcomes = outcomes.Outcomes(ctx, KIND)
+        self._lifecycle: lifecycle.Lifecycle[Snapshot, SnapshotOutcome] = lifecycle.Lifecycle(
+            ctx, self, metrics
+        )
 
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
         if raw is None:
+            self._forget(key.name)
             return None
         try:
             snap = parse_snapshot(raw)
@@ -89,14 +100,7 @@ class SnapshotReconciler:
                 )
                 await _remove_finalizer(self.ctx, raw)
                 return None
-            if (raw.get("status") or {}).get("phase") != constants.PHASE_FAILED:
-                await self.ctx.write_status(
-                    KIND,
-                    raw,
-                    status.snapshot_failed(exc.reason),
-                    event=("Failed", exc.reason),
-                    if_unchanged=True,
-                )
+            await self._lifecycle.unparsable(raw, exc.reason)
             return None
         if snap.deleting:
             await self._finalize(raw, snap)
@@ -105,96 +109,49 @@ class SnapshotReconciler:
             await _add_finalizer(self.ctx, raw)
             return None
         phase = snap.status.phase
-        if phase == constants.PHASE_NEW:
-            await self._accept(raw, snap)
-            return None
-        if phase in (constants.PHASE_IN_QUEUE, constants.PHASE_IN_PROGRESS):
-            await self._take(raw, snap, resumed=phase == constants.PHASE_IN_PROGRESS)
-            return None
-        return await self._expire(raw, snap)
+        if (
+            phase == constants.PHASE_NEW
+            and (raw["metadata"].get("annotations") or {}).get(RECREATED) == "true"
+        ):
+            return None  # housekeeping writes its Completed status (and finishes it at the next start)
+        if phase in (constants.PHASE_COMPLETED, constants.PHASE_FAILED) and await self._sync_available_until(
+            raw, snap
+        ):
+            return None  # its watch event brings the key back, with a fresh resourceVersion
+        return await self._lifecycle.step(raw, snap, phase=phase, available_until=snap.spec.available_until)
 
-    # -- phases -------------------------------------------------------------
+    def _forget(self, name: str) -> None:
+        """Drop the per-Snapshot series of a Snapshot that is gone (else they live forever)."""
+        for family in (self._objects, self._bytes):
+            with contextlib.suppress(KeyError):
+                family.remove(name)
 
-    async def _accept(self, raw: dict[str, Any], snap: Snapshot) -> None:
-        annotations = raw["metadata"].get("annotations") or {}
-        if annotations.get(RECREATED) == "true":
-            return  # housekeeping writes its Completed status (and finishes it at the next start)
-        now = dt.datetime.now(dt.UTC)
-        until = snap.spec.available_until
-        if until is not None and until <= now:
-            await self.ctx.write_status(
-                KIND,
-                raw,
-                status.snapshot_failed("AvailableUntil is set as past."),
-                event=("Failed", "AvailableUntil is set as past."),
-                if_unchanged=True,
-            )
-            return
-        await self.ctx.write_status(
-            KIND,
-            raw,
-            status.snapshot_in_queue(observed_generation=snap.generation),
-            event=("InQueue", "waiting for a worker"),
-            if_unchanged=True,
-        )
+    # -- the JobKind ----------------------------------------------------------
 
-    async def _take(self, raw: dict[str, Any], snap: Snapshot, *, resumed: bool) -> None:
-        """Claim the snapshot (InProgress, preconditioned), take it, and report the outcome.
-
-        A snapshot whose work finished but whose report is not saved yet only has
-        its report written again; one interrupted too often goes Failed
-        (:mod:`k8ssnap.controllers.attempts`).
-        """
-        if self._outcomes.pending(raw):
-            await self._outcomes.resend(raw)
-            return
-        started = time.monotonic()
-        if resumed and attempts.exhausted(raw):
-            reason = attempts.interrupted_reason(attempts.interrupted(raw))
-            await self._fail(raw, snap, reason, started, if_unchanged=True)
-            return
-        await self._claim(raw, snap, resumed=resumed)
-        try:
-            outcome = await self._run(raw, snap)
-        except errors.K8sSnapError as exc:
-            await self._fail(raw, snap, exc.reason, started)
-            return
-        except Exception as exc:
-            log.exception("snapshot %s failed unexpectedly", snap.name)
-            await self._fail(raw, snap, f"internal error: {type(exc).__name__}: {exc}", started)
-            return
-        try:
-            report = self._completed(snap, outcome, started)
-        except Exception as exc:  # bookkeeping must never make a stored snapshot be taken again
-            log.exception("snapshot %s was stored, but its outcome cannot be reported", snap.name)
-            reason = f"stored, but the outcome cannot be reported: {type(exc).__name__}: {exc}"
-            await self._fail(raw, snap, reason, started)
-            return
-        await self._outcomes.report(raw, report, failed=lambda why: self._failed_report(snap, why))
-
-    async def _claim(self, raw: dict[str, Any], snap: Snapshot, *, resumed: bool) -> None:
-        """InProgress, preconditioned; a resumed snapshot first counts its attempt."""
-        if resumed:
-            raw = await attempts.count_next(self.ctx, KIND, raw)
-        await self.ctx.write_status(
-            KIND,
-            raw,
-            status.snapshot_in_progress(observed_generation=snap.generation),
-            event=("InProgress", "taking the snapshot"),
-            if_unchanged=True,
-        )
-        if resumed:
-            await self.ctx.events.record(
-                raw,
-                kind=KIND,
-                reason="Resumed",
-                message="controller restarted during the snapshot; taking it again",
-            )
-
-    def _completed(self, snap: Snapshot, outcome: SnapshotOutcome, started: float) -> outcomes.Report:
-        """The Completed report of a stored snapshot (and its metrics)."""
+    def failed(self, reason: str, job: Snapshot | None) -> Mapping[str, Any]:
+        if job is None:
+            return status.snapshot_failed(reason)
+        created = job.creation_timestamp or dt.datetime.now(dt.UTC)
         until = expiry.snapshot_expiry(
-            taken_at=outcome.timestamp, ttl=snap.spec.ttl, available_until=snap.spec.available_until
+            taken_at=created, ttl=job.spec.ttl, available_until=job.spec.available_until
+        )
+        return status.snapshot_failed(reason, available_until=until, observed_generation=job.generation)
+
+    def in_queue(self, job: Snapshot) -> Mapping[str, Any]:
+        return status.snapshot_in_queue(observed_generation=job.generation)
+
+    async def claim(self, job: Snapshot) -> lifecycle.Claim:
+        return lifecycle.Claim(
+            status=status.snapshot_in_progress(observed_generation=job.generation),
+            message="taking the snapshot",
+        )
+
+    async def run(self, job: Snapshot, *, subject: Subject) -> SnapshotOutcome:
+        return await self._run(job, subject)
+
+    def report(self, job: Snapshot, outcome: SnapshotOutcome) -> lifecycle.Done:
+        until = expiry.snapshot_expiry(
+            taken_at=outcome.timestamp, ttl=job.spec.ttl, available_until=job.spec.available_until
         )
         body = status.snapshot_completed(
             contents=outcome.index.paths,
@@ -205,23 +162,45 @@ class SnapshotReconciler:
             available_until=until,
             stored_sha256=outcome.sha256,
             skipped_apis=outcome.skipped,
-            observed_generation=snap.generation,
+            observed_generation=job.generation,
         )
-        elapsed = time.monotonic() - started
-        self._results.labels(result="completed").inc()
-        self._duration.labels(result="completed").observe(elapsed)
-        self._objects.labels(snapshot=snap.name).set(outcome.index.total)
-        self._bytes.labels(snapshot=snap.name).set(outcome.stored.size)
-        self._last.set(time.time())
+
+        def record() -> None:
+            self._objects.labels(snapshot=job.name).set(outcome.index.total)
+            self._bytes.labels(snapshot=job.name).set(outcome.stored.size)
+
         message = (
             f"{outcome.index.total} objects, {outcome.stored.size} bytes "
-            f"at resourceVersion {outcome.resource_version} in {elapsed:.1f} s"
+            f"at resourceVersion {outcome.resource_version}"
         )
-        return outcomes.Report(body=body, event=("Completed", message))
+        return lifecycle.Done(status=body, message=message, record=record)
 
-    async def _run(self, raw: dict[str, Any], snap: Snapshot) -> SnapshotOutcome:
+    def deletion_time(self, job: Snapshot) -> dt.datetime:
+        until = job.status.available_until
+        if until is None:
+            created = job.creation_timestamp or dt.datetime.now(dt.UTC)
+            until = expiry.snapshot_expiry(taken_at=created, ttl=job.spec.ttl, available_until=None)
+        failed = job.status.phase == constants.PHASE_FAILED
+        return expiry.deletion_time(until, failed=failed, created=job.creation_timestamp)
+
+    # -- what only Snapshots do -----------------------------------------------
+
+    async def _sync_available_until(self, raw: dict[str, Any], snap: Snapshot) -> bool:
+        """Copy a changed ``spec.availableUntil`` into the status (preconditioned); True if written."""
+        until, wanted = snap.status.available_until, snap.spec.available_until
+        if wanted is None or (until is not None and int(wanted.timestamp()) == int(until.timestamp())):
+            return False
+        await self.ctx.kube.merge_patch(
+            self.ctx.path(KIND, snap.name, status=True),
+            {
+                "metadata": {"resourceVersion": raw["metadata"]["resourceVersion"]},
+                "status": {"availableUntil": timestamps.format_time(wanted)},
+            },
+        )
+        return True
+
+    async def _run(self, snap: Snapshot, subject: Subject) -> SnapshotOutcome:
         ctx = self.ctx
-        subject = insecure.Subject(KIND, raw)
         spec = RecordedSpec(
             cluster_name=snap.spec.cluster_name,
             ttl=snap.spec.ttl,
@@ -229,85 +208,23 @@ class SnapshotReconciler:
             objectstore_config=snap.spec.objectstore_config or "",
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
-        async with objectstores.open_store(ctx, snap.spec.objectstore_config, subject=subject) as (
-            store,
-            prefix,
-        ):
-            await objectstores.ensure_bucket(ctx, store)
-            async with clusters.connect(ctx, snap.spec.kubeconfig, subject=subject) as kube:
+        async with ctx.stores(ctx, snap.spec.objectstore_config, subject=subject) as store:
+            await store.check(create=ctx.settings.create_bucket)
+            async with ctx.clusters(ctx, snap.spec.kubeconfig, subject=subject) as kube:
                 job = SnapshotJob(
-                    name=snap.name,
-                    cluster_name=snap.spec.cluster_name,
-                    spec=spec,
-                    key_prefix=prefix,
-                    backoff=backoff,
+                    name=snap.name, cluster_name=snap.spec.cluster_name, spec=spec, backoff=backoff
                 )
                 return await self.engine.run(job, kube=kube, store=store)
-
-    async def _fail(
-        self,
-        raw: dict[str, Any],
-        snap: Snapshot,
-        reason: str,
-        started: float,
-        *,
-        if_unchanged: bool = False,
-    ) -> None:
-        """Failed with ``reason``: preconditioned when decided from the cache (``if_unchanged``),
-        else the report of claimed work (:mod:`k8ssnap.controllers.outcomes`)."""
-        self._results.labels(result="failed").inc()
-        self._duration.labels(result="failed").observe(time.monotonic() - started)
-        report = self._failed_report(snap, reason)
-        if if_unchanged:
-            await self.ctx.write_status(KIND, raw, report.body, event=report.event, if_unchanged=True)
-        else:
-            await self._outcomes.report(raw, report, failed=lambda why: self._failed_report(snap, why))
-
-    @staticmethod
-    def _failed_report(snap: Snapshot, reason: str) -> outcomes.Report:
-        created = snap.creation_timestamp or dt.datetime.now(dt.UTC)
-        until = expiry.snapshot_expiry(
-            taken_at=created, ttl=snap.spec.ttl, available_until=snap.spec.available_until
-        )
-        body = status.snapshot_failed(reason, available_until=until, observed_generation=snap.generation)
-        return outcomes.Report(body=body, event=("Failed", reason))
-
-    async def _expire(self, raw: dict[str, Any], snap: Snapshot) -> Requeue | None:
-        now = dt.datetime.now(dt.UTC)
-        until = snap.status.available_until
-        wanted = snap.spec.available_until
-        if wanted is not None and (until is None or int(wanted.timestamp()) != int(until.timestamp())):
-            until = wanted
-            await self.ctx.kube.merge_patch(
-                self.ctx.path(KIND, snap.name, status=True),
-                {
-                    "metadata": {"resourceVersion": raw["metadata"]["resourceVersion"]},
-                    "status": {"availableUntil": expiry.format_time(until)},
-                },
-            )
-            return None  # its watch event brings the key back, with a fresh resourceVersion
-        if until is None:
-            created = snap.creation_timestamp or now
-            until = expiry.snapshot_expiry(taken_at=created, ttl=snap.spec.ttl, available_until=None)
-        failed = snap.status.phase == constants.PHASE_FAILED
-        until = expiry.deletion_time(until, failed=failed, created=snap.creation_timestamp)
-        return await self.ctx.expire(KIND, raw, until, what="available until")
 
     async def _finalize(self, raw: dict[str, Any], snap: Snapshot) -> None:
         if not snap.has_finalizer:
             return
         try:
-            subject = insecure.Subject(KIND, raw)
-            opening = objectstores.open_store(self.ctx, snap.spec.objectstore_config, subject=subject)
-            async with opening as (store, prefix):
-                await store.delete(layout.archive_key(snap.name, prefix=prefix))
-                await store.delete(layout.record_key(snap.name, prefix=prefix))
+            subject = Subject(KIND, raw)
+            async with self.ctx.stores(self.ctx, snap.spec.objectstore_config, subject=subject) as store:
+                await store.delete(snap.name)
             message = "archive deleted"
-        except errors.ConfigError as exc:
-            message = f"archive not deleted: {exc.reason}"
-        except errors.StorePermanent as exc:
-            if "does not exist" not in exc.reason:
-                raise
+        except (errors.ConfigError, errors.BucketMissing) as exc:
             message = f"archive not deleted: {exc.reason}"
         await self.ctx.events.record(raw, kind=KIND, reason="Deleted", message=message)
         await _remove_finalizer(self.ctx, raw)

@@ -33,7 +33,6 @@ _NANOS = {
 }
 _MAX_NANOS = 2**63 - 1  # Go's time.Duration range
 _COMPONENT = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -78,26 +77,6 @@ def format_duration(duration: timedelta) -> str:
     if hours:
         text = f"{hours}h{text}"
     return text
-
-
-def parse_time(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp (any offset) into an aware UTC datetime."""
-    match = _RFC3339.match(text)
-    if match is None:
-        raise ValueError(f"invalid time {text!r}: expected RFC 3339 like 2019-05-20T03:45:08Z")
-    date, clock, fraction, offset = match.groups()
-    fraction = (fraction or "")[:7]  # "." plus at most 6 digits: datetime holds microseconds
-    offset = "+00:00" if offset in ("Z", "z") else offset
-    try:
-        return datetime.fromisoformat(f"{date}T{clock}{fraction}{offset}").astimezone(UTC)
-    except (ValueError, OverflowError) as error:  # OverflowError: out of years 1-9999 in UTC
-        raise ValueError(f"invalid time {text!r}: {error}") from None
-
-
-def format_time(moment: datetime) -> str:
-    """Format as RFC 3339 UTC with whole seconds, the precision of ``metav1.Time``."""
-    _require_aware(moment)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def snapshot_expiry(*, taken_at: datetime, ttl: str | None, available_until: datetime | None) -> datetime:

@@ -15,7 +15,7 @@ from typing import Any
 from k8ssnap import errors
 from k8ssnap.domain.paths import ApiResource
 from k8ssnap.domain.selection import DiscoveredGroup, DiscoveredVersion
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ def _resources(group: str, version: str, body: Mapping[str, Any]) -> tuple[ApiRe
 
 
 async def _version(
-    client: KubeClient, group: str, version: str, failed: dict[str, str]
+    client: KubeApi, group: str, version: str, failed: dict[str, str]
 ) -> DiscoveredVersion | None:
     prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
     gv = f"{group}/{version}" if group else version
@@ -70,7 +70,7 @@ async def _version(
     return DiscoveredVersion(version=version, resources=_resources(group, version, body))
 
 
-async def discover(client: KubeClient) -> Discovery:
+async def discover(client: KubeApi) -> Discovery:
     """Discover the cluster. Raises for errors of the cluster as a whole (e.g. Unauthorized)."""
     core, named = await asyncio.gather(client.get("/api"), client.get("/apis"))
     failed: dict[str, str] = {}

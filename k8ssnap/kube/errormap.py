@@ -1,8 +1,11 @@
-"""The one place that turns kube-apiserver responses into k8ssnap errors.
+"""Non-2xx kube-apiserver answers as k8ssnap errors.
 
-The message of a Kubernetes ``Status`` body is kept (it is what a person
-needs, e.g. 'namespaces "x" not found'), cut to a sane length. Credentials
-never appear in Status messages, and the request is not echoed.
+This module only reads the body; the mapping itself is
+:func:`k8ssnap.runtime.source.error_from_status`, the one place a Kubernetes
+``Status`` becomes an error (watch ``ERROR`` events use it too). The message
+of the Status is kept (it is what a person needs, e.g. 'namespaces "x" not
+found'), cut to a sane length. Credentials never appear in Status messages,
+and the request is not echoed.
 """
 
 from __future__ import annotations
@@ -12,36 +15,19 @@ from typing import Any
 import orjson
 
 from k8ssnap import errors
+from k8ssnap.runtime.source import error_from_status
 
 _MAX_MESSAGE = 500
 
 
-def _status(body: bytes) -> tuple[str, str]:
+def _status(body: bytes) -> dict[str, Any]:
     try:
         parsed: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return "", body[:_MAX_MESSAGE].decode(errors="replace").strip()
-    if not isinstance(parsed, dict):
-        return "", ""
-    return str(parsed.get("reason") or ""), str(parsed.get("message") or "")[:_MAX_MESSAGE]
+        return {"message": body[:_MAX_MESSAGE].decode(errors="replace").strip()}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def from_response(*, status: int, body: bytes, what: str) -> errors.ApiError:
     """Map a non-2xx response for request ``what`` (e.g. 'GET /api/v1/...')."""
-    reason, message = _status(body)
-    text = message or reason or f"HTTP {status}"
-    if status == 401:
-        return errors.Unauthorized(f"Unauthorized: the API server refused the credentials ({what})")
-    if status == 403:
-        return errors.Forbidden(f"Forbidden: {text}")
-    if status == 404:
-        return errors.NotFound(text)
-    if status == 409:
-        if reason == "AlreadyExists":
-            return errors.AlreadyExists(text)
-        return errors.Conflict(text)
-    if status == 410:
-        return errors.Gone(text)
-    if status == 429 or status >= 500:
-        return errors.ApiRetriable(f"{what}: HTTP {status}: {text}")
-    return errors.Invalid(text)
+    return error_from_status(_status(body), code=status, what=what)

@@ -45,13 +45,15 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from k8ssnap import tempdirs
 from k8ssnap.errors import ConfigError
 
 MAX_CHARACTERS = 65536
 """The longest kubeconfig accepted, as ``artifacts/crd.yaml``'s ``maxLength`` on ``spec.kubeconfig``."""
 
 TEMP_PREFIX = "k8ssnap-kc-"
-"""Prefix of the short-lived folder that holds a client certificate and key for ``load_cert_chain``."""
+"""Prefix of the short-lived folder that holds a client certificate and key for ``load_cert_chain``
+(followed by the pid, see :mod:`k8ssnap.tempdirs`: a killed process's folder is swept at start)."""
 
 _CLUSTER_FIELDS = frozenset(
     {
@@ -297,7 +299,7 @@ def _tls_context(ca: bytes | None, *, where: str) -> ssl.SSLContext:
 
 def _load_client_pair(context: ssl.SSLContext, cert: bytes, key: bytes, *, where: str) -> None:
     """``load_cert_chain`` reads only files: write both to a private folder, removed before returning."""
-    folder = tempfile.mkdtemp(prefix=TEMP_PREFIX)  # mode 0700
+    folder = tempfile.mkdtemp(prefix=tempdirs.prefix("kc"))  # mode 0700; TEMP_PREFIX<pid>-
     try:
         cert_path, key_path = (
             _private_file(folder, "client.crt", cert),

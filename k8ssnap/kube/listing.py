@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 
 from k8ssnap import errors, retry
 from k8ssnap.domain.paths import ApiResource, collection_path
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.kube.itemsplit import MalformedPage, RawItem, RawPage, split_page
 
 __all__ = ["RawItem", "RawPage", "current_resource_version", "list_pages"]
 
 
 async def list_pages(
-    client: KubeClient,
+    client: KubeApi,
     resource: ApiResource,
     *,
     limit: int = 500,
@@ -54,7 +54,7 @@ async def list_pages(
 
 
 async def _page(
-    client: KubeClient, path: str, query: dict[str, str | int], backoff: retry.Backoff | None
+    client: KubeApi, path: str, query: dict[str, str | int], backoff: retry.Backoff | None
 ) -> bytes:
     async def fetch() -> bytes:
         return await client.request("GET", path, query=query)
@@ -64,7 +64,7 @@ async def _page(
     return await retry.retrying(fetch, backoff=backoff, what=f"LIST {path}")
 
 
-async def current_resource_version(client: KubeClient) -> str:
+async def current_resource_version(client: KubeApi) -> str:
     """The cluster's current resourceVersion, from a quorum LIST (no writes).
 
     k8s-snap created and deleted a marker ConfigMap for this; a LIST with

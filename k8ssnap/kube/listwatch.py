@@ -1,4 +1,4 @@
-"""Adapters from :class:`KubeClient` to the runtime's protocols.
+"""Adapters from :class:`KubeApi` to the runtime's protocols.
 
 :class:`ResourceListWatcher` implements :class:`k8ssnap.runtime.source.ListWatcher`
 for one collection (optionally one namespace); :class:`LeaseStore`
@@ -15,14 +15,14 @@ from typing import Any
 import orjson
 
 from k8ssnap import errors
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.runtime.source import ListPage, WatchEvent
 
 
 class ResourceListWatcher:
     """LIST and WATCH of the collection at ``path`` (e.g. ``/apis/g/v/namespaces/ns/snapshots``)."""
 
-    def __init__(self, client: KubeClient, path: str) -> None:
+    def __init__(self, client: KubeApi, path: str) -> None:
         self._client = client
         self._path = path
 
@@ -54,7 +54,7 @@ class ResourceListWatcher:
 class LeaseStore:
     """Leases in one namespace."""
 
-    def __init__(self, client: KubeClient, namespace: str) -> None:
+    def __init__(self, client: KubeApi, namespace: str) -> None:
         self._client = client
         self._collection = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 

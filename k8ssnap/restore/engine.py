@@ -2,7 +2,7 @@
 
 Pipeline::
 
-    ObjectStore.download -> ArchiveReader (gunzip, untar, integrity)
+    SnapshotStore.download_archive -> ArchiveReader (gunzip, untar, integrity)
       -> classify + PlanFacts -> Spool (one temp file per tier)      [intake]
       -> checksum, size and snapshot name verified                   [nothing created yet]
       -> destination discovery
@@ -20,10 +20,11 @@ Contracts:
   one has an outcome. Inside a tier at most ``concurrency`` objects are
   in flight, and memory holds at most that many objects.
 * Per-object problems (excluded, not served, API errors after retries,
-  a claim that does not bind, and any unexpected error about one object)
-  go to the result lists; they never stop the restore. Only store,
-  archive and spool failures, and a destination whose discovery or
-  resourceVersion cannot be read, raise.
+  a claim that does not bind, a body whose ``metadata.name`` or
+  ``namespace`` differs from its archive path, and any unexpected error
+  about one object) go to the result lists; they never stop the restore.
+  Only store, archive and spool failures, and a destination whose
+  discovery or resourceVersion cannot be read, raise.
 * The spool directory is removed however :meth:`RestoreEngine.run` ends.
 """
 
@@ -42,11 +43,11 @@ import orjson
 from k8ssnap import errors, retry
 from k8ssnap.domain import kinds
 from k8ssnap.domain.facts import PlanFacts
-from k8ssnap.domain.paths import GroupResource, collection_path, parse_path
+from k8ssnap.domain.paths import GroupResource, ObjectRef, collection_path, parse_path
 from k8ssnap.domain.plan import exclusion_reason, transform
 from k8ssnap.domain.tiers import Tier
 from k8ssnap.kube import discovery, listing
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore import readiness
 from k8ssnap.restore.intake import take_in
 from k8ssnap.restore.job import RestoreJob, RestoreResult
@@ -54,7 +55,7 @@ from k8ssnap.restore.ledger import Ledger, Outcome
 from k8ssnap.restore.spool import Record, Spool
 from k8ssnap.restore.target import Target, Unserved
 from k8ssnap.restore.writer import ObjectWriter
-from k8ssnap.store.objectstore import ObjectStore
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,8 @@ class RestoreEngine:
         self,
         job: RestoreJob,
         *,
-        kube: KubeClient,
-        store: ObjectStore,
+        kube: KubeApi,
+        store: SnapshotStore,
         progress: Progress | None = None,
     ) -> RestoreResult:
         """Restore ``job``'s archive into the cluster behind ``kube``; see the module contract."""
@@ -148,7 +149,7 @@ class _Run:
     """The second pass of one restore: the tiers, in order."""
 
     job: RestoreJob
-    kube: KubeClient
+    kube: KubeApi
     spool: Spool
     facts: PlanFacts
     ledger: Ledger
@@ -204,11 +205,15 @@ class _Run:
 
     async def _place(self, path: str, body: bytes) -> None:
         obj = orjson.loads(body)
+        ref = parse_path(path)
+        mismatch = identity_mismatch(ref, obj)
+        if mismatch is not None:
+            self.ledger.failed(path, mismatch)
+            return
         reason = exclusion_reason(path, obj, self.facts)
         if reason is not None:
             self.ledger.excluded(path, reason)
             return
-        ref = parse_path(path)
         try:
             resource, target_path = self.target.path(ref)
             outcome = await self.writer.write(
@@ -252,6 +257,26 @@ class _Run:
 
     def _placed_of(self, resource: GroupResource, *outcomes: Outcome) -> list[str]:
         return [path for path in self.ledger.paths(*outcomes) if parse_path(path).group_resource == resource]
+
+
+def identity_mismatch(ref: ObjectRef, obj: dict[str, Any]) -> str | None:
+    """Why ``obj`` may not be restored at ``ref``, if its own name or namespace says otherwise.
+
+    The API server creates an object under the name in its body, while the
+    result reports it under its archive path: an entry whose two disagree
+    would be created as one object and reported as another.
+    """
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return "the archived object has no metadata"
+    name, namespace = meta.get("name"), meta.get("namespace") or None
+    if name != ref.name:
+        return f"the archived object is named {name!r}, but its archive path names {ref.name!r}"
+    if namespace != ref.namespace:
+        return (
+            f"the archived object is in namespace {namespace!r}, but its archive path says {ref.namespace!r}"
+        )
+    return None
 
 
 async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:

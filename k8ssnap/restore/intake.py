@@ -13,22 +13,31 @@ index) and then the job's expected sha256, size and snapshot name are all
 verified before it returns, and any mismatch raises
 :class:`~k8ssnap.errors.ArchiveError`. Nothing has been created in the
 destination at that point, so a bad archive changes nothing.
+
+Bounds (:mod:`k8ssnap.limits`): the download is abandoned as soon as it
+exceeds the recorded archive size, the spool may grow only to
+:func:`~k8ssnap.limits.spool_limit` of that size, and the reader's own
+bounds cap each entry. Between inflate steps intake yields to the event
+loop, so a highly compressed chunk cannot hold it.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from k8ssnap import limits
 from k8ssnap.archive.reader import ArchiveReader, Entry, ReadSummary
 from k8ssnap.domain.facts import PlanFacts
 from k8ssnap.domain.tiers import Tiered, classify
 from k8ssnap.errors import ArchiveError
 from k8ssnap.restore.job import RestoreJob
 from k8ssnap.restore.spool import Spool
-from k8ssnap.store.objectstore import ObjectStore
+from k8ssnap.store.snapshots import SnapshotStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +50,27 @@ class Intake:
     summary: ReadSummary
 
 
-async def take_in(job: RestoreJob, *, store: ObjectStore, spool: Spool) -> Intake:
+async def take_in(job: RestoreJob, *, store: SnapshotStore, spool: Spool) -> Intake:
     """Stream ``job``'s archive into ``spool``; raise ArchiveError unless it is intact."""
     reader = ArchiveReader()
     facts = PlanFacts(preference=job.preference)
     excluded = 0
-    async for chunk in store.download(job.archive_key):
-        for entry in reader.feed(chunk):
-            item = classify(entry.path, _object(entry), job.preference)
-            facts.observe(item)
-            if isinstance(item, Tiered):
-                await spool.add(item.tier, entry.path, entry.body)
-            else:
-                excluded += 1
+    spool_limit = limits.spool_limit(job.expected_size)
+    chunks = store.download_archive(job.snapshot_name)
+    try:
+        async for chunk in chunks:
+            _check_size(reader.size + len(chunk), job)
+            for entries in reader.steps(chunk):
+                excluded += await _take(entries, job=job, facts=facts, spool=spool)
+                if spool.size > spool_limit:
+                    raise ArchiveError(
+                        f"archive of {job.snapshot_name!r} inflates beyond {spool_limit} bytes of objects "
+                        f"for its {job.expected_size or 'unrecorded'} bytes"
+                    )
+                await asyncio.sleep(0)  # one inflate step at a time: let the loop run
+    finally:
+        if isinstance(chunks, AsyncGenerator):
+            await chunks.aclose()  # stop the download now, not when it is collected
     summary = reader.close()
     verify(summary, job)
     await spool.seal()
@@ -65,6 +82,27 @@ async def take_in(job: RestoreJob, *, store: ObjectStore, spool: Spool) -> Intak
     )
 
 
+async def _take(entries: list[Entry], *, job: RestoreJob, facts: PlanFacts, spool: Spool) -> int:
+    """Classify and spool ``entries``; return how many the preference excluded."""
+    excluded = 0
+    for entry in entries:
+        item = classify(entry.path, _object(entry), job.preference)
+        facts.observe(item)
+        if isinstance(item, Tiered):
+            await spool.add(item.tier, entry.path, entry.body)
+        else:
+            excluded += 1
+    return excluded
+
+
+def _check_size(received: int, job: RestoreJob) -> None:
+    """ArchiveError once a download passes the archive's recorded size (when there is one)."""
+    if job.expected_size and received > job.expected_size:
+        raise ArchiveError(
+            f"archive of {job.snapshot_name!r} is larger than the {job.expected_size} bytes its record says"
+        )
+
+
 def verify(summary: ReadSummary, job: RestoreJob) -> None:
     """Raise ArchiveError unless the read archive is the one the job expects.
 
@@ -72,16 +110,18 @@ def verify(summary: ReadSummary, job: RestoreJob) -> None:
     """
     if job.expected_size and summary.size != job.expected_size:
         raise ArchiveError(
-            f"archive {job.archive_key} is {summary.size} bytes, but its record says {job.expected_size}"
+            f"archive of {job.snapshot_name!r} is {summary.size} bytes, "
+            f"but its record says {job.expected_size}"
         )
     if job.expected_sha256 and summary.sha256 != job.expected_sha256.lower():
         raise ArchiveError(
-            f"archive {job.archive_key} has sha256 {summary.sha256}, "
+            f"archive of {job.snapshot_name!r} has sha256 {summary.sha256}, "
             f"but its record says {job.expected_sha256}"
         )
     if summary.snapshot_name != job.snapshot_name:
         raise ArchiveError(
-            f"archive {job.archive_key} holds snapshot {summary.snapshot_name!r}, not {job.snapshot_name!r}"
+            f"archive of {job.snapshot_name!r} holds snapshot {summary.snapshot_name!r}, "
+            f"not {job.snapshot_name!r}"
         )
 
 

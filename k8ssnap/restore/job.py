@@ -1,6 +1,6 @@
 """What a restore is asked to do, and what it reports.
 
-:class:`RestoreJob` names one archive in the object store, the checksum
+:class:`RestoreJob` names one snapshot in a snapshot store, the checksum
 and size its stored record promises, and the preference that decides what
 is restored. :class:`RestoreResult` is everything a Restore's status needs:
 the four k8s-snap result lists (sorted), the counts, and the destination's
@@ -41,7 +41,6 @@ class RestoreJob:
     """
 
     snapshot_name: str
-    archive_key: str
     expected_sha256: str
     expected_size: int
     preference: Preference

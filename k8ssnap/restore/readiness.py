@@ -26,7 +26,7 @@ import orjson
 from k8ssnap import errors, retry
 from k8ssnap.domain.fields import at, items, mapping, spec, text
 from k8ssnap.kube import discovery
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.target import Target
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ async def poll(
     return answers
 
 
-async def _read(kube: KubeClient, path: str) -> Mapping[str, Any] | None:
+async def _read(kube: KubeApi, path: str) -> Mapping[str, Any] | None:
     """The object at ``path``, or None on any API error (probes retry by polling)."""
     try:
         raw = await kube.request("GET", path, timeout=REQUEST_TIMEOUT)
@@ -98,7 +98,7 @@ def _established_resources(crd: Mapping[str, Any]) -> frozenset[ResourceKey] | N
 
 
 async def established_crds(
-    kube: KubeClient, paths: Iterable[str], *, timeout: float, concurrency: int
+    kube: KubeApi, paths: Iterable[str], *, timeout: float, concurrency: int
 ) -> set[ResourceKey]:
     """Wait for the CRDs at ``paths``; return the resources of those Established in time."""
 
@@ -111,7 +111,7 @@ async def established_crds(
 
 
 async def serving(
-    kube: KubeClient,
+    kube: KubeApi,
     expected: set[ResourceKey],
     *,
     timeout: float,
@@ -128,9 +128,7 @@ async def serving(
         await asyncio.sleep(POLL_INTERVAL)
 
 
-async def bound_claims(
-    kube: KubeClient, paths: Iterable[str], *, timeout: float, concurrency: int
-) -> set[str]:
+async def bound_claims(kube: KubeApi, paths: Iterable[str], *, timeout: float, concurrency: int) -> set[str]:
     """Wait for the claims at ``paths`` to be Bound; return the paths that are."""
 
     async def probe(path: str) -> bool | None:

@@ -36,6 +36,7 @@ from types import TracebackType
 import aiofiles
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 
+from k8ssnap import tempdirs
 from k8ssnap.domain.tiers import Tier
 
 HEADER = struct.Struct(">II")
@@ -104,10 +105,12 @@ class _TierFile:
 class Spool:
     """Per-tier temporary files. Write with :meth:`add`, :meth:`seal`, then read."""
 
-    __slots__ = ("_counts", "_directory", "_open", "_sealed")
+    __slots__ = ("_counts", "_directory", "_open", "_sealed", "size")
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
+        self.size = 0
+        """Bytes of records added so far (what the tier files will hold)."""
         self._open: dict[Tier, _TierFile] = {}
         self._counts: dict[Tier, int] = {}
         self._sealed = False
@@ -115,7 +118,7 @@ class Spool:
     @classmethod
     async def create(cls, *, parent: Path | None = None) -> Spool:
         """A spool in a fresh private temporary directory (under ``parent`` if given)."""
-        directory = await asyncio.to_thread(tempfile.mkdtemp, prefix="k8ssnap-restore-", dir=parent)
+        directory = await asyncio.to_thread(tempfile.mkdtemp, prefix=tempdirs.prefix("restore"), dir=parent)
         return cls(Path(directory))
 
     @property
@@ -144,8 +147,10 @@ class Spool:
         file = self._open.get(tier)
         if file is None:
             file = await self._open_tier(tier)
-        file.buffer += encode_record(path, body)
+        record = encode_record(path, body)
+        file.buffer += record
         file.count += 1
+        self.size += len(record)
         if len(file.buffer) >= FLUSH_AT:
             await _flush(file)
 

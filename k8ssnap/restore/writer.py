@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from k8ssnap import errors, retry
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.ledger import Outcome
 
 CONFLICT_ATTEMPTS = 5
@@ -38,7 +38,7 @@ class ObjectWriter:
 
     __slots__ = ("_backoff", "_kube", "_overwrite")
 
-    def __init__(self, *, kube: KubeClient, backoff: retry.Backoff, overwrite: bool) -> None:
+    def __init__(self, *, kube: KubeApi, backoff: retry.Backoff, overwrite: bool) -> None:
         self._kube = kube
         self._backoff = backoff
         self._overwrite = overwrite

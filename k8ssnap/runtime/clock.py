@@ -2,7 +2,7 @@
 
 Everything in :mod:`k8ssnap.runtime` that waits or measures time does so
 through a :class:`Clock`, so that unit tests can drive time by hand with
-:class:`k8ssnap.runtime.fakeclock.FakeClock` and never really sleep.
+:class:`k8ssnap.testing.fakeclock.FakeClock` and never really sleep.
 
 Contract of a clock:
 

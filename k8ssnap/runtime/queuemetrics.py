@@ -13,10 +13,10 @@ A queue reports four events to its :class:`QueueMetrics`:
   ``workqueue_retries_total`` +1.
 
 ``workqueue_unfinished_work_seconds`` (the summed age of all work in
-progress) and ``workqueue_longest_running_processor_seconds`` are gauges
-computed when the registry renders, so a stuck worker shows up in them even
-though it never calls ``done``. Every series carries the label ``name``,
-the queue's name.
+progress) and ``workqueue_longest_running_processor_seconds`` are computed at
+each scrape by a prometheus-client custom collector (:class:`_InProgress`),
+so a stuck worker shows up in them even though it never calls ``done``.
+Every series carries the label ``name``, the queue's name.
 
 A :class:`QueueMetricsProvider` makes the per-queue reporter; a queue without
 a name or without a provider gets :class:`NoopQueueMetrics`.
@@ -24,11 +24,20 @@ a name or without a provider gets :class:`NoopQueueMetrics`.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from typing import Protocol
+
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from k8ssnap.runtime.clock import Clock
 from k8ssnap.runtime.metrics import EXPONENTIAL_BUCKETS_1E_8_TO_1E3, Registry
+
+_UNFINISHED_HELP = (
+    "How many seconds of work has done that is in progress and hasn't been observed by "
+    "work_duration. Large values indicate stuck threads. One can deduce the number of "
+    "stuck threads by observing the rate at which this increases."
+)
+_LONGEST_HELP = "How many seconds has the longest running processor for workqueue been running."
 
 
 class QueueMetrics(Protocol):
@@ -90,23 +99,35 @@ class RegistryQueueMetricsProvider:
         self.retries = registry.counter(
             "workqueue_retries_total", "Total number of retries handled by workqueue", ["name"]
         )
-        self.unfinished = registry.gauge(
-            "workqueue_unfinished_work_seconds",
-            "How many seconds of work has done that is in progress and hasn't been observed by "
-            "work_duration. Large values indicate stuck threads. One can deduce the number of "
-            "stuck threads by observing the rate at which this increases.",
-            ["name"],
-        )
-        self.longest = registry.gauge(
-            "workqueue_longest_running_processor_seconds",
-            "How many seconds has the longest running processor for workqueue been running.",
-            ["name"],
-        )
+        self._in_progress = _InProgress()
+        registry.register_collector(self._in_progress)
 
     def queue_metrics(self, *, name: str, clock: Clock) -> QueueMetrics:
         metrics = RegistryQueueMetrics(provider=self, name=name, clock=clock)
-        self._registry.add_collector(metrics.update_unfinished_work)
+        self._in_progress.queues[name] = metrics
         return metrics
+
+
+class _InProgress:
+    """A custom collector: the age of work in progress, per queue, computed at each scrape."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, RegistryQueueMetrics] = {}
+
+    def describe(self) -> list[Metric]:
+        return []  # families are known only when collected; do not let the registry collect early
+
+    def collect(self) -> Iterator[Metric]:
+        unfinished = GaugeMetricFamily("workqueue_unfinished_work_seconds", _UNFINISHED_HELP, labels=["name"])
+        longest = GaugeMetricFamily(
+            "workqueue_longest_running_processor_seconds", _LONGEST_HELP, labels=["name"]
+        )
+        for name, queue in self.queues.items():
+            ages = queue.ages()
+            unfinished.add_metric([name], sum(ages))
+            longest.add_metric([name], max(ages, default=0.0))
+        yield unfinished
+        yield longest
 
 
 class RegistryQueueMetrics:
@@ -119,8 +140,6 @@ class RegistryQueueMetrics:
         self._latency = provider.latency.labels(name=name)
         self._work_duration = provider.work_duration.labels(name=name)
         self._retries = provider.retries.labels(name=name)
-        self._unfinished = provider.unfinished.labels(name=name)
-        self._longest = provider.longest.labels(name=name)
         self._add_times: dict[Hashable, float] = {}
         self._processing_start_times: dict[Hashable, float] = {}
 
@@ -145,12 +164,10 @@ class RegistryQueueMetrics:
     def retry(self) -> None:
         self._retries.inc()
 
-    def update_unfinished_work(self) -> None:
-        """Refresh the two in-progress gauges (run by the registry before rendering)."""
+    def ages(self) -> list[float]:
+        """How long each item in progress has been held, in seconds."""
         now = self._clock.now()
-        ages = [now - started for started in self._processing_start_times.values()]
-        self._unfinished.set(sum(ages))
-        self._longest.set(max(ages, default=0.0))
+        return [now - started for started in self._processing_start_times.values()]
 
 
 def queue_metrics_for(provider: QueueMetricsProvider | None, *, name: str, clock: Clock) -> QueueMetrics:

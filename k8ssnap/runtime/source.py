@@ -28,7 +28,7 @@ shared by reference between the cache and every handler: never modify one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -40,6 +40,7 @@ DELETED: Final = "DELETED"
 BOOKMARK: Final = "BOOKMARK"
 ERROR: Final = "ERROR"
 EVENT_TYPES: Final = frozenset({ADDED, MODIFIED, DELETED, BOOKMARK, ERROR})
+_MAX_MESSAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +99,32 @@ def resource_version_of(obj: dict[str, Any]) -> str:
     return str(meta.get("resourceVersion") or "")
 
 
-def error_from_status(status: dict[str, Any]) -> errors.K8sSnapError:
-    """The :mod:`k8ssnap.errors` exception for a ``Status`` object (a watch ERROR event)."""
-    code = status.get("code")
-    reason = str(status.get("message") or status.get("reason") or "watch error")
-    if code == 410 or status.get("reason") in ("Expired", "Gone"):
-        return errors.Gone(reason)
-    if isinstance(code, int) and (code == 429 or code >= 500):
-        return errors.ApiRetriable(reason)
-    by_code: dict[int, type[errors.ApiError]] = {
-        401: errors.Unauthorized,
-        403: errors.Forbidden,
-        404: errors.NotFound,
-    }
-    if isinstance(code, int) and code in by_code:
-        return by_code[code](reason)
-    return errors.Invalid(reason)
+def error_from_status(
+    status: Mapping[str, Any], *, code: int | None = None, what: str = ""
+) -> errors.ApiError:
+    """The one mapping of a Kubernetes ``Status`` to :mod:`k8ssnap.errors`.
+
+    Used for watch ``ERROR`` events (``status`` alone) and, through
+    :mod:`k8ssnap.kube.errormap`, for every non-2xx answer (``code`` is the
+    HTTP status; ``what`` names the request, e.g. ``"GET /api/v1/..."``).
+    A 409 is :class:`~k8ssnap.errors.AlreadyExists` when the Status reason
+    says so, else an optimistic-concurrency :class:`~k8ssnap.errors.Conflict`.
+    """
+    raw_code = status.get("code") if code is None else code
+    number = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else 0
+    reason = str(status.get("reason") or "")
+    message = str(status.get("message") or "")[:_MAX_MESSAGE]
+    text = message or reason or (f"HTTP {number}" if number else "watch error")
+    if number == 410 or reason in ("Expired", "Gone"):
+        return errors.Gone(text)
+    if number == 401:
+        return errors.Unauthorized(f"Unauthorized: the API server refused the credentials ({what or text})")
+    if number == 403:
+        return errors.Forbidden(f"Forbidden: {text}")
+    if number == 404:
+        return errors.NotFound(text)
+    if number == 409:
+        return errors.AlreadyExists(text) if reason == "AlreadyExists" else errors.Conflict(text)
+    if number == 429 or number >= 500:
+        return errors.ApiRetriable(f"{what}: HTTP {number}: {text}" if what else text)
+    return errors.Invalid(text)

@@ -25,12 +25,16 @@ them was most of a snapshot's CPU (docs/performance.md).
 At most ``slots`` pages are being parsed and ``queue_pages`` batches wait,
 and the upload holds at most a few parts, whatever the cluster's size.
 The archive becomes visible only when the upload completes; on any failure
-the upload is aborted.
+the upload is aborted. Before the engine returns (and the Snapshot can be
+marked Completed) the stored object's size must equal the bytes the
+archive writer produced; otherwise the object is deleted and the snapshot
+fails with :class:`~k8ssnap.errors.StorePermanent`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -42,9 +46,9 @@ from k8ssnap.archive.writer import ArchiveWriter
 from k8ssnap.domain.paths import ApiResource, object_path
 from k8ssnap.domain.selection import discovery_failures, select_resources
 from k8ssnap.kube import discovery, listing
-from k8ssnap.kube.client import KubeClient
-from k8ssnap.store import layout
-from k8ssnap.store.objectstore import ObjectStore, StoredObject, Upload
+from k8ssnap.kube.api import KubeApi
+from k8ssnap.store.objectstore import StoredObject, Upload
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,6 @@ class SnapshotJob:
     name: str
     cluster_name: str
     spec: RecordedSpec
-    key_prefix: str = ""
     page_size: int = 500
     backoff: retry.Backoff = field(default_factory=retry.Backoff)
 
@@ -97,8 +100,8 @@ class SnapshotEngine:
         self,
         job: SnapshotJob,
         *,
-        kube: KubeClient,
-        store: ObjectStore,
+        kube: KubeApi,
+        store: SnapshotStore,
         progress: Progress | None = None,
     ) -> SnapshotOutcome:
         """Take the snapshot; raise a k8ssnap error with a person-readable reason on failure."""
@@ -133,20 +136,19 @@ class _Walk:
     """One attempt at one resourceVersion."""
 
     job: SnapshotJob
-    kube: KubeClient
+    kube: KubeApi
     rv: str
     slots: asyncio.Semaphore
     notes: list[str]
     progress: Progress | None
 
     async def run(
-        self, store: ObjectStore, resources: tuple[ApiResource, ...], *, queue_pages: int, gzip_level: int = 6
+        self, store: SnapshotStore, resources: tuple[ApiResource, ...], *, queue_pages: int, gzip_level: int
     ) -> SnapshotOutcome:
         job = self.job
         taken_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         writer = ArchiveWriter(snapshot_name=job.name, mtime=taken_at, level=gzip_level)
-        key = layout.archive_key(job.name, prefix=job.key_prefix)
-        upload = store.upload(key, metadata=layout.archive_metadata(job.name))
+        upload = store.upload_archive(job.name)
         try:
             batches: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=queue_pages)
             async with asyncio.TaskGroup() as group:
@@ -165,8 +167,9 @@ class _Walk:
         except BaseException:
             await upload.abort()
             raise
+        await _check_stored(store, job.name, stored, written=writer.size)
         record = StoredRecord(index=writer.index, sha256=writer.sha256, size=writer.size, spec=job.spec)
-        await store.put(layout.record_key(job.name, prefix=job.key_prefix), record.to_json(), metadata={})
+        await store.put_record(job.name, record)
         return SnapshotOutcome(
             resource_version=self.rv,
             timestamp=taken_at,
@@ -207,6 +210,18 @@ class _Walk:
                 await upload.write(out)
             if self.progress is not None:
                 self.progress(writer.count)
+
+
+async def _check_stored(store: SnapshotStore, name: str, stored: StoredObject, *, written: int) -> None:
+    """Delete ``name``'s archive and raise StorePermanent unless it holds exactly ``written`` bytes."""
+    if stored.size == written:
+        return
+    with contextlib.suppress(errors.StoreError):
+        await store.delete(name)
+    raise errors.StorePermanent(
+        f"the object store kept {stored.size} bytes of archive {store.where(name)}, "
+        f"but {written} were written; the broken archive was deleted"
+    )
 
 
 def _batch(resource: ApiResource, items: list[listing.RawItem]) -> Batch:

@@ -1,1 +1,2 @@
-"""I/O adapter for object stores: a narrow Protocol in our own vocabulary, and S3."""
+"""I/O adapter for object stores: :class:`~k8ssnap.store.snapshots.SnapshotStore` (our
+vocabulary, the one owner of keys) over the minimal ObjectStore Protocol, and S3."""

@@ -1,7 +1,9 @@
 """The object-store contract k8ssnap needs, in its own vocabulary.
 
-Engines and controllers depend on this Protocol only; :mod:`k8ssnap.store.s3`
-implements it with aiobotocore. Errors are :mod:`k8ssnap.errors` store errors.
+Only :class:`k8ssnap.store.snapshots.SnapshotStore` uses it directly (it owns
+the keys); :mod:`k8ssnap.store.s3` implements it with aiobotocore, the CLI's
+``LocalArchiveStore`` with one file, and :mod:`k8ssnap.testing` in memory.
+Errors are :mod:`k8ssnap.errors` store errors.
 """
 
 from __future__ import annotations
@@ -61,5 +63,9 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> AsyncIterator[StoredObject]: ...
 
     async def delete(self, key: str) -> None: ...
+
+    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+        """Abort unfinished uploads under ``prefix`` started before ``older_than``; how many."""
+        ...
 
     async def close(self) -> None: ...

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,13 +21,14 @@ from typing import Any, TypeVar
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
-from k8ssnap import errors, retry
+from k8ssnap import errors, retry, tempdirs
 from k8ssnap.store import multipart, s3errors
 from k8ssnap.store.objectstore import StoredObject
 
 T = TypeVar("T")
 
 _CHUNK = 1 << 20
+DEFAULT_BACKOFF = retry.Backoff(initial=0.5, max_elapsed=300.0)
 _SESSION: AioSession | None = None
 
 
@@ -71,16 +73,26 @@ class S3Settings:
 class S3Store:
     """One bucket of an S3-compatible store. Create with :meth:`open`, then :meth:`close`."""
 
-    def __init__(self, settings: S3Settings, client: Any, stack: contextlib.AsyncExitStack) -> None:
+    def __init__(
+        self,
+        settings: S3Settings,
+        client: Any,
+        stack: contextlib.AsyncExitStack,
+        *,
+        backoff: retry.Backoff = DEFAULT_BACKOFF,
+    ) -> None:
         self.bucket = settings.bucket
         self.settings = settings
         self._client = client
         self._stack = stack
-        self.backoff = retry.Backoff(initial=0.5, max_elapsed=300.0)
+        self._backoff = backoff
 
     @classmethod
-    async def open(cls, settings: S3Settings, *, max_connections: int = 16) -> S3Store:
-        """Create the client (no network traffic yet)."""
+    async def open(
+        cls, settings: S3Settings, *, max_connections: int = 16, backoff: retry.Backoff = DEFAULT_BACKOFF
+    ) -> S3Store:
+        """Create the client (no network traffic yet). ``backoff`` bounds the retries of
+        every call (``max_elapsed`` is the controller's ``--maxretryelapsedsec``)."""
         config = AioConfig(
             s3={"addressing_style": "path" if settings.force_path_style else "auto"},
             retries={"max_attempts": 1, "mode": "standard"},
@@ -92,7 +104,7 @@ class S3Store:
         stack = contextlib.AsyncExitStack()
         verify: bool | str = settings.verify_tls
         if settings.ca_bundle and settings.verify_tls:
-            pem = tempfile.NamedTemporaryFile("w", prefix="k8ssnap-ca-", suffix=".pem")  # noqa: SIM115
+            pem = tempfile.NamedTemporaryFile("w", prefix=tempdirs.prefix("ca"), suffix=".pem")  # noqa: SIM115
             bundle = stack.enter_context(pem)  # removed when the store closes
             bundle.write(settings.ca_bundle)
             bundle.flush()
@@ -108,7 +120,7 @@ class S3Store:
                 verify=verify,
             )
         )
-        return cls(settings, client, stack)
+        return cls(settings, client, stack, backoff=backoff)
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -123,7 +135,7 @@ class S3Store:
             raise mapped from None
 
     async def _call(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        return await retry.retrying(lambda: self._once(what, op), backoff=self.backoff, what=what)
+        return await retry.retrying(lambda: self._once(what, op), backoff=self._backoff, what=what)
 
     # -- bucket -------------------------------------------------------------
 
@@ -175,17 +187,31 @@ class S3Store:
         return b"".join([chunk async for chunk in self.download(key)])
 
     async def download(self, key: str) -> AsyncIterator[bytes]:
-        """Stream ``key``; after a dropped connection, resume at the next byte."""
+        """Stream ``key``; after a dropped connection, resume at the next byte.
+
+        Retries stay within the store's backoff's ``max_elapsed``, counted from
+        the last byte received: a store that stays unreachable for that long
+        raises its last :class:`~k8ssnap.errors.StoreRetriable`.
+        """
         offset = 0
-        budget = retry.Backoff(initial=0.5, max_elapsed=self.backoff.max_elapsed)
+        budget = self._backoff
         delays = budget.delays()
+        stalled_since: float | None = None
         while True:
             try:
                 async for chunk in self._download_from(key, offset):
                     offset += len(chunk)
+                    if stalled_since is not None:  # progress: a fresh budget and schedule
+                        stalled_since, delays = None, budget.delays()
                     yield chunk
-            except errors.StoreRetriable:
-                await asyncio.sleep(next(delays))
+            except errors.StoreRetriable as exc:
+                now = time.monotonic()
+                stalled_since = now if stalled_since is None else stalled_since
+                delay = next(delays)
+                if now - stalled_since + delay > budget.max_elapsed:
+                    exc.reason = f"gave up after {now - stalled_since:.0f} s of retries: {exc.reason}"
+                    raise
+                await asyncio.sleep(delay)
                 continue
             return
 
@@ -228,7 +254,7 @@ class S3Store:
     async def delete(self, key: str) -> None:
         await self._call(f"DELETE {key}", lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
 
-    async def abort_stale_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
         """Abort multipart uploads under ``prefix`` started before ``older_than``."""
         resp = await self._call(
             "LIST multipart uploads",
@@ -247,6 +273,41 @@ class S3Store:
             lambda: self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id),
         )
 
+    async def abort_uploads_of(self, key: str, *, keep: str | None = None) -> int:
+        """Abort every unfinished multipart upload of exactly ``key`` except ``keep``; return how many."""
+        aborted = 0
+        markers: dict[str, str] = {}
+        while True:
+            resp = await self._list_uploads({"Bucket": self.bucket, "Prefix": key, **markers})
+            for upload in resp.get("Uploads", []):
+                upload_id = str(upload["UploadId"])
+                if upload["Key"] == key and upload_id != keep:
+                    await self._abort_upload(key=key, upload_id=upload_id)
+                    aborted += 1
+            following = {
+                "KeyMarker": str(resp.get("NextKeyMarker") or ""),
+                "UploadIdMarker": str(resp.get("NextUploadIdMarker") or ""),
+            }
+            if not resp.get("IsTruncated") or following == markers:
+                return aborted
+            markers = following
+
+    async def _list_uploads(self, kwargs: dict[str, Any]) -> Any:
+        return await self._call(
+            f"LIST multipart uploads of {kwargs['Prefix']}",
+            lambda: self._client.list_multipart_uploads(**kwargs),
+        )
+
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@contextlib.asynccontextmanager
+async def opened(settings: S3Settings, backoff: retry.Backoff) -> AsyncIterator[S3Store]:
+    """An open :class:`S3Store` (closed on exit) whose calls retry within ``backoff``."""
+    store = await S3Store.open(settings, backoff=backoff)
+    try:
+        yield store
+    finally:
+        await store.close()

@@ -39,7 +39,7 @@ def _client_error(exc: boto.ClientError, *, what: str, bucket: str) -> errors.St
     if code in _PERMANENT:
         return errors.StorePermanent(f"{_PERMANENT[code]} during {what}")
     if code == "NoSuchBucket" or (code == "404" and what.startswith("HEAD bucket")):
-        return errors.StorePermanent(f"bucket {bucket!r} does not exist (NoSuchBucket)")
+        return errors.BucketMissing(f"bucket {bucket!r} does not exist (NoSuchBucket)")
     if code in ("NoSuchKey", "404", "NotFound"):
         return errors.ObjectMissing(f"{what}: no such object")
     if code == "403":

@@ -28,6 +28,7 @@ from k8ssnap.restore import RestoreEngine, RestoreJob, RestoreResult
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store import layout
 from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 from tests import mix
 from tests.waiting import eventually
 
@@ -68,7 +69,7 @@ class World:
         spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
         self.keys += [layout.archive_key(name), layout.record_key(name)]
         await SnapshotEngine(slots=asyncio.Semaphore(5)).run(
-            SnapshotJob(name=name, cluster_name="a", spec=spec), kube=self.a, store=self.s3
+            SnapshotJob(name=name, cluster_name="a", spec=spec), kube=self.a, store=SnapshotStore(self.s3)
         )
         return name, StoredRecord.from_json(await self.s3.get(layout.record_key(name)))
 
@@ -83,9 +84,9 @@ class World:
     ) -> RestoreResult:
         """Restore snapshot ``name`` into cluster b and check the result's accounting."""
         engine_options = {k: options.pop(k) for k in ("bind_timeout", "spool_dir") if k in options}
+        store: SnapshotStore = options.pop("store", None) or SnapshotStore(self.s3)
         job = RestoreJob(
             snapshot_name=name,
-            archive_key=options.pop("archive_key", layout.archive_key(name)),
             expected_sha256=options.pop("expected_sha256", record.sha256),
             expected_size=options.pop("expected_size", record.size),
             preference=preference,
@@ -93,7 +94,7 @@ class World:
             **options,
         )
         engine = RestoreEngine(concurrency=concurrency, **engine_options)
-        result = await engine.run(job, kube=self.b, store=self.s3)
+        result = await engine.run(job, kube=self.b, store=store)
         check_accounting(result, record)
         return result
 
@@ -342,16 +343,18 @@ async def test_a_bad_archive_raises_and_creates_nothing(
     raw = await w.s3.get(layout.archive_key(name))
     assert hashlib.sha256(raw).hexdigest() == record.sha256
     bad = raw if how == "intact" else _damaged(raw, how)
-    key = f"damaged-{w.ns}.tgz"
-    w.keys.append(key)
-    await w.s3.put(key, bad, metadata={})
+    damaged = SnapshotStore(w.s3, prefix=f"damaged-{w.ns}/")  # the same name, another place
+    w.keys.append(f"damaged-{w.ns}/{name}.tgz")
+    upload = damaged.upload_archive(name)
+    await upload.write(bad)
+    await upload.complete()
 
     with pytest.raises(errors.ArchiveError, match=reason):
         await w.restore(
             name,
             record,
             w.scoped(),
-            archive_key=key,
+            store=damaged,
             expected_sha256={"record": record.sha256, "": "", "wrong": "0" * 64}[sha256],
             expected_size={"record": record.size, "0": 0, "wrong": record.size + 1}[size],
             spool_dir=tmp_path,

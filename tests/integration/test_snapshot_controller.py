@@ -7,6 +7,7 @@ import datetime as dt
 import gzip
 import json
 import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,12 @@ from k8ssnap import errors
 from k8ssnap.archive.reader import ArchiveReader
 from k8ssnap.devenv import env
 from k8ssnap.domain import selection
-from k8ssnap.domain.paths import ApiResource, object_path
+from k8ssnap.domain.paths import object_path
 from k8ssnap.kube import discovery
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.store import layout
 from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 from tests import mix
 from tests.conftest import CONTROLLER_NS, Kubectl
 from tests.controllerproc import ControllerProcess
@@ -126,23 +128,79 @@ def test_kubectl_get_snapshots_shows_the_columns(controller: ControllerProcess, 
     assert row[1] == "cluster-a" and row[3] == "Completed" and row[2].endswith("Z")
 
 
+class _ChangesDuringTheWalk:
+    """A KubeApi over ``inner`` that runs ``change`` just before the walk's first ConfigMap page,
+    i.e. after the engine has fixed the snapshot's resourceVersion."""
+
+    def __init__(self, inner: KubeClient, change: Callable[[], Awaitable[None]]) -> None:
+        self._inner = inner
+        self._change: Callable[[], Awaitable[None]] | None = change
+        self.rv = ""
+
+    @property
+    def host(self) -> str:
+        return self._inner.host
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+        timeout: float = 120.0,
+    ) -> bytes:
+        exact = dict(query or {}).get("resourceVersionMatch") == "Exact"
+        if self._change is not None and exact and path == "/api/v1/configmaps":
+            change, self._change = self._change, None
+            self.rv = str(dict(query or {})["resourceVersion"])
+            await change()
+        return await self._inner.request(
+            method, path, query=query, body=body, content_type=content_type, timeout=timeout
+        )
+
+    async def get(self, path: str, query: Mapping[str, str | int] | None = None) -> dict[str, Any]:
+        return await self._inner.get(path, query)
+
+    async def create(self, collection: str, obj: Mapping[str, Any] | bytes) -> dict[str, Any]:
+        return await self._inner.create(collection, obj)
+
+    async def replace(self, path: str, obj: Mapping[str, Any] | bytes) -> dict[str, Any]:
+        return await self._inner.replace(path, obj)
+
+    async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._inner.merge_patch(path, patch)
+
+    async def delete(
+        self, path: str, *, propagation: str = "Background", resource_version: str | None = None
+    ) -> None:
+        await self._inner.delete(path, propagation=propagation, resource_version=resource_version)
+
+    def watch(
+        self, path: str, query: Mapping[str, str | int], *, timeout_seconds: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        return self._inner.watch(path, query, timeout_seconds=timeout_seconds)
+
+
 async def test_objects_changed_during_the_walk_are_as_at_the_snapshot_version(
     kube_a: KubeClient, s3: S3Store, namespace: str
 ) -> None:
     """The walk reads every page at exactly one resourceVersion, whatever changes meanwhile."""
     from k8ssnap.archive.index import RecordedSpec
-    from k8ssnap.kube import listing
-    from k8ssnap.snapshot.engine import SnapshotJob, _Walk
+    from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 
     cm_path = f"/api/v1/namespaces/{namespace}/configmaps"
     await kube_a.create(cm_path, {"metadata": {"name": "moving"}, "data": {"v": "before"}})
     for i in range(30):
         await kube_a.create(cm_path, {"metadata": {"name": f"filler-{i}"}, "data": {"i": str(i)}})
-    rv = await listing.current_resource_version(kube_a)
-    # the cluster changes after the snapshot's version was fixed, before and during the walk
-    await kube_a.merge_patch(f"{cm_path}/moving", {"data": {"v": "after"}})
-    await kube_a.delete(f"{cm_path}/filler-0")
-    await kube_a.create(cm_path, {"metadata": {"name": "born-later"}, "data": {}})
+
+    async def change() -> None:  # after the snapshot's version was fixed, before the ConfigMaps are read
+        await kube_a.merge_patch(f"{cm_path}/moving", {"data": {"v": "after"}})
+        await kube_a.delete(f"{cm_path}/filler-0")
+        await kube_a.create(cm_path, {"metadata": {"name": "born-later"}, "data": {}})
+
+    kube = _ChangesDuringTheWalk(kube_a, change)
     name = _name("pit")
     job = SnapshotJob(
         name=name,
@@ -150,19 +208,17 @@ async def test_objects_changed_during_the_walk_are_as_at_the_snapshot_version(
         spec=RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config=""),
         page_size=7,  # many pages, so the continue token must keep the version
     )
-    configmaps = ApiResource(
-        group="", version="v1", resource="configmaps", kind="ConfigMap", namespaced=True, verbs=frozenset()
-    )
-    walk = _Walk(job=job, kube=kube_a, rv=rv, slots=asyncio.Semaphore(2), notes=[], progress=None)
-    await walk.run(s3, (configmaps,), queue_pages=2)
+    store = SnapshotStore(s3)
+    await SnapshotEngine(slots=asyncio.Semaphore(2)).run(job, kube=kube, store=store)
     reader = ArchiveReader()
-    entries = {e.path: e for e in reader.feed(await s3.get(layout.archive_key(name)))}
+    entries = {e.path: e for e in reader.feed(b"".join([c async for c in store.download_archive(name)]))}
     reader.close()
+    assert kube.rv, "the walk never listed ConfigMaps at an exact version"
     moving = json.loads(entries[f"{cm_path}/moving"].body)
     assert moving["data"] == {"v": "before"}
     assert f"{cm_path}/filler-0" in entries
     assert f"{cm_path}/born-later" not in entries
-    assert int(moving["metadata"]["resourceVersion"]) <= int(rv)
+    assert int(moving["metadata"]["resourceVersion"]) <= int(kube.rv)
 
 
 @pytest.mark.parametrize(

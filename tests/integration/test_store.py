@@ -74,20 +74,15 @@ async def test_objectstoreconfig_status_says_whether_the_store_works(
 async def test_createbucket_creates_a_missing_bucket_and_only_with_the_flag(
     devenv: env.EnvironmentInfo,
 ) -> None:
-    from types import SimpleNamespace
-
     from k8ssnap import errors
-    from k8ssnap.controllers import objectstores
-    from k8ssnap.controllers.context import Settings
+    from k8ssnap.store.snapshots import SnapshotStore
     from tests.conftest import s3_settings
 
-    store = await S3Store.open(s3_settings(devenv, bucket=f"made-{secrets.token_hex(3)}"))
+    store = SnapshotStore(await S3Store.open(s3_settings(devenv, bucket=f"made-{secrets.token_hex(3)}")))
     try:
-        without = SimpleNamespace(settings=Settings(create_bucket=False))
-        with pytest.raises(errors.StorePermanent, match="does not exist"):
-            await objectstores.ensure_bucket(without, store)  # type: ignore[arg-type]
-        with_flag = SimpleNamespace(settings=Settings(create_bucket=True))
-        await objectstores.ensure_bucket(with_flag, store)  # type: ignore[arg-type]
+        with pytest.raises(errors.BucketMissing, match="does not exist"):
+            await store.check(create=False)
+        await store.check(create=True)
         await store.check()
     finally:
         await store.close()

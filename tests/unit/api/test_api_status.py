@@ -240,11 +240,12 @@ def test_programming_errors_are_refused(build: Callable[[], object]) -> None:
         build()
 
 
-def test_long_lists_are_cut_but_counts_stay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(status, "STATUS_LISTS_BUDGET", 100)
-    paths = [f"/api/v1/namespaces/default/configmaps/c{i:03}" for i in range(10)]  # 42 + 3 each
+def test_long_lists_are_cut_but_counts_stay() -> None:
+    # each entry costs a third of the budget (its length plus quotes and comma)
+    size = status.STATUS_LISTS_BUDGET // 3 - 3
+    paths = [f"/api/v1/namespaces/default/configmaps/c{i:03}".ljust(size, "x") for i in range(10)]
     built = completed_snapshot(contents=paths)
-    assert built["contents"] == paths[:2]
+    assert built["contents"] == paths[:3]
     assert built["numberOfContents"] == 10
     restore = status.restore_completed(
         outcome=RestoreOutcome(created=paths, failed=["/api/v1/x,boom"]),
@@ -253,7 +254,7 @@ def test_long_lists_are_cut_but_counts_stay(monkeypatch: pytest.MonkeyPatch) -> 
         preserve_until=UNTIL,
     )
     assert restore["failed"] == ["/api/v1/x,boom"]  # failures are kept first
-    assert restore["created"] == paths[:1]
+    assert restore["created"] == paths[:2]
     assert (restore["numCreated"], restore["numFailed"]) == (10, 1)
 
 

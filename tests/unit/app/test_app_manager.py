@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from k8ssnap.api import constants
 from k8ssnap.app import controller, flags, manager
 from k8ssnap.controllers import housekeeping
-from k8ssnap.kube.client import KubeClient
-from k8ssnap.runtime.fakesource import FakeListWatcher
 from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.source import ListPage
+from k8ssnap.testing.fakesource import FakeListWatcher
 from tests.unit.controllers.fakes import FakeKube
 from tests.unit.runtime.test_leader import FakeLeaseClient
 
@@ -43,7 +42,7 @@ def _manager(monkeypatch: pytest.MonkeyPatch, *argv: str) -> manager.Manager:
     kube = FakeKube({f"/api/v1/namespaces/{constants.DEFAULT_NAMESPACE}": {}})
     for kind in constants.KINDS:
         kube.objects[f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{kind.crd_name}"] = {}
-    return manager.Manager(kube=cast(KubeClient, kube), flags=flags.parse(list(argv)))
+    return manager.Manager(kube=kube, flags=flags.parse(list(argv)))
 
 
 async def test_fault_12_the_leading_task_raises_its_real_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,13 +1,10 @@
-"""In-memory collaborators for the reconcilers, in the style of client-go's fake clientset.
+"""A world of fakes for the reconcilers, and builders of raw custom resources.
 
-* :class:`FakeKube` records every call (``get``, ``create``, ``replace``,
-  ``merge_patch``, ``delete``, ``request``) as a :class:`Call`; ``get``
-  answers from :attr:`FakeKube.objects` (path -> object) or raises
-  :class:`~k8ssnap.errors.NotFound`; :meth:`FakeKube.fail` makes a path
-  raise a given error. Events posted by the :class:`EventRecorder` built on
-  it show up as creates to ``.../events`` and are read with
-  :meth:`FakeKube.events`; :meth:`FakeKube.writes` is every other write.
-* :class:`FakeStore` is a bucket as a dict of key -> :class:`Blob`.
+* The adapters are :mod:`k8ssnap.testing`'s, injected through the Context:
+  :class:`~k8ssnap.testing.kube.FakeKube` as the controller's cluster,
+  :class:`~k8ssnap.testing.adapters.FakeStores` as the store opener (one
+  in-memory bucket, prefix ``team/``) and
+  :class:`~k8ssnap.testing.adapters.FakeConnector` for other clusters.
 * Real :class:`~k8ssnap.runtime.informer.Informer` objects are used as the
   caches, filled through their reflector-facing store methods and never run.
 * Builders make raw custom resources relative to ``now``.
@@ -16,25 +13,30 @@
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.archive.index import ArchiveIndex, SnapshotMeta
 from k8ssnap.controllers.context import Context, Settings
 from k8ssnap.controllers.events import EventRecorder
-from k8ssnap.domain import expiry
-from k8ssnap.kube.client import KubeClient
+from k8ssnap.domain import timestamps
+from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.source import ListPage, ObjectKey, WatchEvent
 from k8ssnap.snapshot.engine import SnapshotJob, SnapshotOutcome
 from k8ssnap.store.objectstore import StoredObject
+from k8ssnap.store.snapshots import SnapshotStore
+from k8ssnap.testing.adapters import FakeConnector, FakeStores
+from k8ssnap.testing.kube import Call, FakeKube, merged
+from k8ssnap.testing.store import FakeObjectStore
+
+Progress = Callable[[int], None]
+__all__ = ["Call", "FakeKube", "FakeObjectStore", "merged"]
 
 NS = constants.DEFAULT_NAMESPACE
 EVENTS_PATH = f"/api/v1/namespaces/{NS}/events"
@@ -48,141 +50,10 @@ def utcnow() -> dt.datetime:
 
 def ts(moment: dt.datetime) -> str:
     """``moment`` as the API writes it."""
-    return expiry.format_time(moment)
+    return timestamps.format_time(moment)
 
 
 # --- the kube-apiserver ----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One call on the fake client: ``method`` is the KubeClient method's name."""
-
-    method: str
-    path: str
-    body: Any = None
-
-
-class FakeKube:
-    """A KubeClient stand-in; see the module docstring."""
-
-    host = "https://fake-apiserver"
-
-    def __init__(self, objects: Mapping[str, dict[str, Any]] | None = None) -> None:
-        self.objects: dict[str, dict[str, Any]] = dict(objects or {})
-        self.calls: list[Call] = []
-        self._errors: dict[tuple[str | None, str], Exception] = {}
-
-    def fail(self, path: str, error: Exception, *, method: str | None = None) -> None:
-        """Make every ``method`` call (any method if None) on ``path`` raise ``error``."""
-        self._errors[(method, path)] = error
-
-    def _call(self, method: str, path: str, body: Any = None) -> None:
-        self.calls.append(Call(method, path, copy.deepcopy(body)))
-        error = self._errors.get((method, path)) or self._errors.get((None, path))
-        if error is not None:
-            raise error
-
-    # -- the KubeClient surface ------------------------------------------------
-
-    async def get(self, path: str, query: Mapping[str, str | int] | None = None) -> dict[str, Any]:
-        self._call("get", path)
-        if path not in self.objects:
-            raise errors.NotFound(f"GET {path}: not found")
-        return copy.deepcopy(self.objects[path])
-
-    async def create(self, collection: str, obj: Mapping[str, Any]) -> dict[str, Any]:
-        self._call("create", collection, obj)
-        path = f"{collection}/{obj['metadata']['name']}"
-        if path in self.objects:
-            raise errors.AlreadyExists(f"POST {collection}: {obj['metadata']['name']} already exists")
-        self.objects[path] = copy.deepcopy(dict(obj))
-        return copy.deepcopy(dict(obj))
-
-    async def replace(self, path: str, obj: Mapping[str, Any]) -> dict[str, Any]:
-        self._call("replace", path, obj)
-        self.objects[path] = copy.deepcopy(dict(obj))
-        return copy.deepcopy(dict(obj))
-
-    async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> dict[str, Any]:
-        self._call("merge_patch", path, patch)
-        target = path.removesuffix("/status")
-        if target in self.objects:
-            self._precondition(target, (patch.get("metadata") or {}).get("resourceVersion"))
-            self.objects[target] = merged(self.objects[target], patch)
-            self._bump(target)
-            return copy.deepcopy(self.objects[target])
-        return {}
-
-    async def delete(
-        self, path: str, *, propagation: str = "Background", resource_version: str | None = None
-    ) -> None:
-        self._call(
-            "delete", path, None if resource_version is None else {"resourceVersion": resource_version}
-        )
-        if path in self.objects:
-            self._precondition(path, resource_version)
-        self.objects.pop(path, None)
-
-    def _precondition(self, path: str, resource_version: str | None) -> None:
-        """The API server's optimistic concurrency for objects the fake holds."""
-        current = self.objects[path]["metadata"].get("resourceVersion")
-        if resource_version is not None and resource_version != current:
-            raise errors.Conflict(
-                f"{path}: the object has been modified (at {current}, not {resource_version})"
-            )
-
-    def _bump(self, path: str) -> None:
-        meta = self.objects[path]["metadata"]
-        meta["resourceVersion"] = str(int(meta.get("resourceVersion") or 0) + 1)
-
-    async def request(self, method: str, path: str, **kwargs: Any) -> bytes:
-        self._call(f"request {method}", path, kwargs.get("body"))
-        return b"{}"
-
-    async def close(self) -> None:
-        return None
-
-    # -- what tests read ---------------------------------------------------------
-
-    def writes(self) -> list[Call]:
-        """Every create, replace, merge patch and delete but the Events, in order."""
-        return [
-            call
-            for call in self.calls
-            if call.method in ("create", "replace", "merge_patch", "delete") and call.path != EVENTS_PATH
-        ]
-
-    def events(self) -> list[tuple[str, str, str]]:
-        """``(type, reason, message)`` of every Event posted, in order."""
-        return [
-            (call.body["type"], call.body["reason"], call.body["message"])
-            for call in self.calls
-            if call.method == "create" and call.path == EVENTS_PATH
-        ]
-
-    def event_bodies(self) -> list[dict[str, Any]]:
-        return [c.body for c in self.calls if c.method == "create" and c.path == EVENTS_PATH]
-
-    def reasons(self) -> list[str]:
-        return [reason for _, reason, _ in self.events()]
-
-
-def merged(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """RFC 7386 JSON merge patch of ``target`` with ``patch`` (a new dict)."""
-    out = copy.deepcopy(dict(target))
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def as_client(kube: FakeKube) -> KubeClient:
-    return cast(KubeClient, kube)
 
 
 # --- informer caches -------------------------------------------------------------
@@ -217,6 +88,8 @@ class World:
 
     kube: FakeKube
     ctx: Context
+    stores: FakeStores
+    connector: FakeConnector
 
     def put(self, kind: constants.ResourceKind, obj: dict[str, Any]) -> None:
         """Add or update ``obj`` in the cache of ``kind`` (a watch event)."""
@@ -233,17 +106,22 @@ class World:
         return obj
 
 
-def world(settings: Settings | None = None, *, kube: FakeKube | None = None) -> World:
+def world(
+    settings: Settings | None = None, *, kube: FakeKube | None = None, stores: FakeStores | None = None
+) -> World:
     kube = kube or FakeKube()
-    client = as_client(kube)
+    stores = stores or FakeStores(prefix="team/")
+    connector = FakeConnector()
     ctx = Context(
-        kube=client,
+        kube=kube,
+        stores=stores,
+        clusters=connector,
         settings=settings or Settings(),
         informers=informers(),
-        events=EventRecorder(client, namespace=NS, host="test"),
+        events=EventRecorder(kube, namespace=NS, host="test"),
         metrics=Registry(),
     )
-    return World(kube=kube, ctx=ctx)
+    return World(kube=kube, ctx=ctx, stores=stores, connector=connector)
 
 
 # --- raw custom resources -----------------------------------------------------------
@@ -375,132 +253,6 @@ def secret(name: str, data: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
 # --- the object store -------------------------------------------------------------------
 
 
-@dataclass
-class Blob:
-    data: bytes
-    metadata: dict[str, str]
-    last_modified: dt.datetime
-    size: int
-
-
-class FakeUpload:
-    def __init__(self, store: FakeStore, key: str, metadata: Mapping[str, str]) -> None:
-        self._store = store
-        self._key = key
-        self._metadata = dict(metadata)
-        self._chunks: list[bytes] = []
-        self.aborted = False
-
-    async def write(self, chunk: bytes) -> None:
-        self._chunks.append(chunk)
-
-    async def complete(self) -> StoredObject:
-        return self._store.add(self._key, b"".join(self._chunks), metadata=self._metadata)
-
-    async def abort(self) -> None:
-        self.aborted = True
-
-
-class FakeStore:
-    """A bucket in memory. ``fail(op, key, error)`` makes one operation on one key raise."""
-
-    def __init__(self, *, bucket: str = "bkt", prefix: str = "") -> None:
-        self.bucket = bucket
-        self.prefix = prefix
-        self.blobs: dict[str, Blob] = {}
-        self.calls: list[tuple[str, str]] = []
-        self.check_errors: list[Exception] = []
-        self.stale_cutoffs: list[tuple[str, dt.datetime]] = []
-        self.backoff = retry.Backoff()
-        self.closed = False
-        #: ObjectstoreConfig names the patched ``open_store`` was asked for, and ones it refuses.
-        self.opened: list[str | None] = []
-        self.refused: dict[str | None, Exception] = {}
-        self._errors: dict[tuple[str, str], Exception] = {}
-
-    def fail(self, op: str, key: str, error: Exception) -> None:
-        self._errors[(op, key)] = error
-
-    def _op(self, op: str, key: str) -> None:
-        self.calls.append((op, key))
-        error = self._errors.get((op, key))
-        if error is not None:
-            raise error
-
-    def add(
-        self,
-        key: str,
-        data: bytes = b"",
-        *,
-        metadata: Mapping[str, str] | None = None,
-        last_modified: dt.datetime | None = None,
-        size: int | None = None,
-    ) -> StoredObject:
-        blob = Blob(
-            data=data,
-            metadata=dict(metadata or {}),
-            last_modified=last_modified or utcnow(),
-            size=len(data) if size is None else size,
-        )
-        self.blobs[key] = blob
-        return StoredObject(key=key, size=blob.size, last_modified=blob.last_modified, metadata=blob.metadata)
-
-    def deleted(self) -> list[str]:
-        return [key for op, key in self.calls if op == "delete"]
-
-    # -- the S3Store surface -----------------------------------------------------
-
-    async def check(self) -> None:
-        self.calls.append(("check", self.bucket))
-        if self.check_errors:
-            raise self.check_errors.pop(0)
-
-    async def create_bucket(self) -> None:
-        self.calls.append(("create_bucket", self.bucket))
-
-    def upload(self, key: str, *, metadata: Mapping[str, str]) -> FakeUpload:
-        return FakeUpload(self, key, metadata)
-
-    async def put(self, key: str, data: bytes, *, metadata: Mapping[str, str]) -> StoredObject:
-        self._op("put", key)
-        return self.add(key, data, metadata=metadata)
-
-    async def download(self, key: str) -> AsyncIterator[bytes]:
-        yield await self.get(key)
-
-    async def get(self, key: str) -> bytes:
-        self._op("get", key)
-        if key not in self.blobs:
-            raise errors.ObjectMissing(f"GET {key}: the key does not exist")
-        return self.blobs[key].data
-
-    async def head(self, key: str) -> StoredObject:
-        self._op("head", key)
-        blob = self.blobs.get(key)
-        if blob is None:
-            raise errors.ObjectMissing(f"HEAD {key}: the key does not exist")
-        return StoredObject(key=key, size=blob.size, last_modified=blob.last_modified, metadata=blob.metadata)
-
-    async def list(self, prefix: str) -> AsyncIterator[StoredObject]:
-        self._op("list", prefix)
-        for key in sorted(self.blobs):
-            if key.startswith(prefix):
-                blob = self.blobs[key]
-                # as S3's LIST: no user metadata
-                yield StoredObject(key=key, size=blob.size, last_modified=blob.last_modified, metadata={})
-
-    async def delete(self, key: str) -> None:
-        self._op("delete", key)
-        self.blobs.pop(key, None)
-
-    async def abort_stale_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
-        self.stale_cutoffs.append((prefix, older_than))
-        return 0
-
-    async def close(self) -> None:
-        self.closed = True
-
-
 # --- engines ------------------------------------------------------------------------------
 
 
@@ -550,10 +302,12 @@ class FakeSnapshotEngine:
     outcome: SnapshotOutcome | None = None
     error: BaseException | None = None
     jobs: list[SnapshotJob] = field(default_factory=list)
-    kubes: list[Any] = field(default_factory=list)
-    stores: list[Any] = field(default_factory=list)
+    kubes: list[KubeApi] = field(default_factory=list)
+    stores: list[SnapshotStore] = field(default_factory=list)
 
-    async def run(self, job: SnapshotJob, *, kube: Any, store: Any, progress: Any = None) -> SnapshotOutcome:
+    async def run(
+        self, job: SnapshotJob, *, kube: KubeApi, store: SnapshotStore, progress: Progress | None = None
+    ) -> SnapshotOutcome:
         self.jobs.append(job)
         self.kubes.append(kube)
         self.stores.append(store)
@@ -590,10 +344,12 @@ class FakeRestoreEngine:
     result: RestoreResult | None = None
     error: BaseException | None = None
     jobs: list[RestoreJob] = field(default_factory=list)
-    kubes: list[Any] = field(default_factory=list)
-    stores: list[Any] = field(default_factory=list)
+    kubes: list[KubeApi] = field(default_factory=list)
+    stores: list[SnapshotStore] = field(default_factory=list)
 
-    async def run(self, job: RestoreJob, *, kube: Any, store: Any, progress: Any = None) -> RestoreResult:
+    async def run(
+        self, job: RestoreJob, *, kube: KubeApi, store: SnapshotStore, progress: Progress | None = None
+    ) -> RestoreResult:
         self.jobs.append(job)
         self.kubes.append(kube)
         self.stores.append(store)

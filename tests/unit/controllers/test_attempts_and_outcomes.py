@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import pytest
 
 from k8ssnap import errors
 from k8ssnap.api import constants
-from k8ssnap.controllers import attempts, outcomes, restores, snapshots
+from k8ssnap.controllers import attempts, outcomes
 from k8ssnap.controllers.restores import RestoreReconciler
 from k8ssnap.controllers.snapshots import SnapshotReconciler
-from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.snapshot.engine import SnapshotEngine
 from tests.unit.controllers.fakes import (
     NS,
+    Call,
     FakeRestoreEngine,
     FakeSnapshotEngine,
-    FakeStore,
     World,
     restore,
     restore_result,
@@ -67,8 +65,8 @@ class Case:
     name: str
     make: Callable[..., dict[str, Any]]
     engine: Callable[[], Any]
+    broken_engine: Callable[[], Any]
     reconciler: Callable[[World, Any], Reconciler]
-    module: Any
 
     @property
     def path(self) -> str:
@@ -84,21 +82,21 @@ SNAPSHOT = Case(
     name="snap",
     make=snapshot,
     engine=lambda: FakeSnapshotEngine(outcome=snapshot_outcome()),
-    reconciler=lambda w, e: SnapshotReconciler(w.ctx, cast(SnapshotEngine, e)),
-    module=snapshots,
+    broken_engine=lambda: FakeSnapshotEngine(outcome=snapshot_outcome(size=-1)),
+    reconciler=lambda w, e: SnapshotReconciler(w.ctx, e),
 )
 RESTORE = Case(
     kind=constants.RESTORE,
     name="rst",
     make=restore,
     engine=lambda: FakeRestoreEngine(result=restore_result()),
-    reconciler=lambda w, e: RestoreReconciler(w.ctx, cast(RestoreEngine, e)),
-    module=restores,
+    broken_engine=lambda: FakeRestoreEngine(result=replace(restore_result(), num_snapshot_contents=-1)),
+    reconciler=lambda w, e: RestoreReconciler(w.ctx, e),
 )
 
 
 @pytest.fixture(params=[SNAPSHOT, RESTORE], ids=["snapshot", "restore"])
-def case(request: pytest.FixtureRequest, w: World, store: FakeStore) -> Case:
+def case(request: pytest.FixtureRequest, w: World) -> Case:
     """The kind under test, with a Completed Snapshot "snap" cached for restores to use."""
     if request.param is RESTORE:
         w.put(
@@ -238,21 +236,10 @@ async def test_fault_6_a_ttl_out_of_range_fails_before_any_work(case: Case, w: W
 
 
 async def test_fault_6_bookkeeping_that_fails_after_the_engine_never_redoes_the_work(
-    case: Case, w: World, monkeypatch: pytest.MonkeyPatch
+    case: Case, w: World
 ) -> None:
-    engine = case.engine()
+    engine = case.broken_engine()  # finishes, with a result its report cannot be built from
     job(case, w, phase="InQueue")
-    name = "snapshot_expiry" if case is SNAPSHOT else "restore_expiry"
-    real = getattr(case.module.expiry, name)
-    calls: list[int] = []
-
-    def broken_once(**kw: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            raise ValueError("bookkeeping bug")
-        return real(**kw)
-
-    monkeypatch.setattr(case.module.expiry, name, broken_once)
 
     await case.reconciler(w, engine).reconcile(case.key)
     w.put(case.kind, copy.deepcopy(server(case, w)))
@@ -260,9 +247,7 @@ async def test_fault_6_bookkeeping_that_fails_after_the_engine_never_redoes_the_
 
     assert len(engine.jobs) == 1
     assert phase(case, w) == "Failed"
-    assert (
-        "the outcome cannot be reported: ValueError: bookkeeping bug" in server(case, w)["status"]["reason"]
-    )
+    assert "the outcome cannot be reported: ValueError: " in server(case, w)["status"]["reason"]
 
 
 # --- fault 7: the outcome write --------------------------------------------------------------
@@ -270,18 +255,19 @@ async def test_fault_6_bookkeeping_that_fails_after_the_engine_never_redoes_the_
 
 def flaky_outcome_writes(w: World, error: Exception, *, times: int) -> list[str]:
     """Make the next ``times`` unconditional status writes (outcome reports) raise ``error``."""
-    real = w.kube.merge_patch
     failures: list[str] = []
 
-    async def merge_patch(path: str, patch: Any) -> Any:
-        is_outcome = path.endswith("/status") and "metadata" not in patch
+    def intercept(call: Call) -> Exception | None:
+        patch = call.body or {}
+        is_outcome = (
+            call.method == "merge_patch" and call.path.endswith("/status") and "metadata" not in patch
+        )
         if is_outcome and len(failures) < times:
             failures.append(patch["status"]["phase"])
-            w.kube.calls.append(type(w.kube.calls[0])("merge_patch", path, copy.deepcopy(patch)))
-            raise error
-        return await real(path, patch)
+            return error
+        return None
 
-    w.kube.merge_patch = merge_patch  # type: ignore[method-assign]
+    w.kube.intercept = intercept
     return failures
 
 

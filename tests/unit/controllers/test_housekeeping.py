@@ -14,10 +14,10 @@ from k8ssnap.archive.index import RecordedSpec, StoredRecord
 from k8ssnap.controllers.context import Settings
 from k8ssnap.controllers.housekeeping import MISMATCH, NOT_FOUND, RECREATED, Housekeeper
 from k8ssnap.store import layout
+from k8ssnap.testing.adapters import FakeStores
 from tests.unit.controllers.fakes import (
     NS,
     Call,
-    FakeStore,
     World,
     archive_index,
     objectstore_config,
@@ -85,8 +85,8 @@ def record(
     )
 
 
-def keeper(settings: Settings | None = None, *configs: str) -> tuple[World, Housekeeper]:
-    w = world(settings)
+def keeper(stores: FakeStores, settings: Settings | None = None, *configs: str) -> tuple[World, Housekeeper]:
+    w = world(settings, stores=stores)
     for name in configs or ("store",):
         w.put(constants.OBJECTSTORE_CONFIG, objectstore_config(name))
     return w, Housekeeper(w.ctx)
@@ -95,30 +95,30 @@ def keeper(settings: Settings | None = None, *configs: str) -> tuple[World, Hous
 # --- sweep: orphans ----------------------------------------------------------------------------
 
 
-async def test_orphans_of_ours_are_deleted_and_foreign_keys_kept(store: FakeStore) -> None:
-    w, hk = keeper()
+async def test_orphans_of_ours_are_deleted_and_foreign_keys_kept(store: FakeStores) -> None:
+    w, hk = keeper(store)
     w.put(SNAP, completed("kept"))
     w.put(SNAP, snapshot("pending", phase="InProgress", spec={"objectstoreConfig": "store"}))
-    store.add("team/kept.tgz", b"k" * 10, metadata=OURS("kept"), last_modified=STORED_AT)
-    store.add("team/kept.tgz.record.json", b"{}")
-    store.add("team/orphan.tgz", b"o", metadata=OURS("orphan"))
-    store.add("team/orphan.tgz.record.json", b"{}")
-    store.add("team/foreign.tgz", b"f")  # layout-shaped, but no k8ssnap metadata
-    store.add("team/Not_A_Name.tgz", b"n", metadata=OURS("x"))  # not a Snapshot name
-    store.add("team/notes.txt", b"t")
-    store.add("team/lonely.tgz.record.json", b"{}")  # a record with neither archive nor Snapshot
-    store.add("team/pending.tgz.record.json", b"{}")  # its Snapshot is still being taken
-    store.add("elsewhere/orphan2.tgz", b"o", metadata=OURS("orphan2"))  # outside the prefix
+    store.bucket.add("team/kept.tgz", b"k" * 10, metadata=OURS("kept"), last_modified=STORED_AT)
+    store.bucket.add("team/kept.tgz.record.json", b"{}")
+    store.bucket.add("team/orphan.tgz", b"o", metadata=OURS("orphan"))
+    store.bucket.add("team/orphan.tgz.record.json", b"{}")
+    store.bucket.add("team/foreign.tgz", b"f")  # layout-shaped, but no k8ssnap metadata
+    store.bucket.add("team/Not_A_Name.tgz", b"n", metadata=OURS("x"))  # not a Snapshot name
+    store.bucket.add("team/notes.txt", b"t")
+    store.bucket.add("team/lonely.tgz.record.json", b"{}")  # a record with neither archive nor Snapshot
+    store.bucket.add("team/pending.tgz.record.json", b"{}")  # its Snapshot is still being taken
+    store.bucket.add("elsewhere/orphan2.tgz", b"o", metadata=OURS("orphan2"))  # outside the prefix
 
     await hk.sweep()
 
     assert store.opened == ["store"]
-    assert sorted(store.deleted()) == [
+    assert sorted(store.bucket.deleted()) == [
         "team/lonely.tgz.record.json",
         "team/orphan.tgz",
         "team/orphan.tgz.record.json",
     ]
-    assert set(store.blobs) == {
+    assert set(store.bucket.blobs) == {
         "team/kept.tgz",
         "team/kept.tgz.record.json",
         "team/foreign.tgz",
@@ -127,58 +127,58 @@ async def test_orphans_of_ours_are_deleted_and_foreign_keys_kept(store: FakeStor
         "team/pending.tgz.record.json",
         "elsewhere/orphan2.tgz",
     }
-    assert ("head", "team/foreign.tgz") in store.calls  # the metadata was looked at
+    assert ("head", "team/foreign.tgz") in store.bucket.calls  # the metadata was looked at
     assert w.kube.calls == []
 
 
-async def test_a_snapshot_without_a_config_name_uses_the_only_config(store: FakeStore) -> None:
-    w, hk = keeper()
+async def test_a_snapshot_without_a_config_name_uses_the_only_config(store: FakeStores) -> None:
+    w, hk = keeper(store)
     w.put(SNAP, completed("implicit", config=None))
-    store.add("team/implicit.tgz", b"i" * 10, metadata=OURS("implicit"), last_modified=STORED_AT)
+    store.bucket.add("team/implicit.tgz", b"i" * 10, metadata=OURS("implicit"), last_modified=STORED_AT)
 
     await hk.sweep()
 
-    assert store.deleted() == []
+    assert store.bucket.deleted() == []
     assert w.kube.calls == []
 
 
-async def test_a_snapshot_of_another_config_protects_an_archive_of_its_name(store: FakeStore) -> None:
+async def test_a_snapshot_of_another_config_protects_an_archive_of_its_name(store: FakeStores) -> None:
     """Two configs may share a bucket: neither deletes the other's archives as orphans."""
-    w, hk = keeper()
+    w, hk = keeper(store)
     w.put(SNAP, completed("theirs", config="other"))
-    store.add("team/theirs.tgz", b"t" * 10, metadata=OURS("theirs"))
+    store.bucket.add("team/theirs.tgz", b"t" * 10, metadata=OURS("theirs"))
 
     await hk.sweep()
 
-    assert store.deleted() == []
+    assert store.bucket.deleted() == []
 
 
-async def test_stale_uploads_older_than_a_day_are_aborted(store: FakeStore) -> None:
-    _, hk = keeper()
+async def test_stale_uploads_older_than_a_day_are_aborted(store: FakeStores) -> None:
+    _, hk = keeper(store)
 
     await hk.sweep()
 
-    [(prefix, cutoff)] = store.stale_cutoffs
+    [(prefix, cutoff)] = store.bucket.stale_cutoffs
     assert prefix == "team/"
     assert abs((utcnow() - dt.timedelta(days=1) - cutoff).total_seconds()) < 5
 
 
-async def test_a_failing_config_does_not_stop_the_sweep(store: FakeStore) -> None:
-    _, hk = keeper(None, "broken", "store")
+async def test_a_failing_config_does_not_stop_the_sweep(store: FakeStores) -> None:
+    _, hk = keeper(store, None, "broken", "store")
     store.refused["broken"] = errors.StorePermanent("Access Denied")
-    store.add("team/orphan.tgz", b"o", metadata=OURS("orphan"))
+    store.bucket.add("team/orphan.tgz", b"o", metadata=OURS("orphan"))
 
     await hk.sweep()  # logged, not raised
 
     assert store.opened == ["broken", "store"]
-    assert "team/orphan.tgz" not in store.blobs
+    assert "team/orphan.tgz" not in store.bucket.blobs
 
 
 # --- sweep: missing and altered archives ------------------------------------------------------------
 
 
-async def test_a_completed_snapshot_whose_archive_is_missing_fails(store: FakeStore) -> None:
-    w, hk = keeper()
+async def test_a_completed_snapshot_whose_archive_is_missing_fails(store: FakeStores) -> None:
+    w, hk = keeper(store)
     raw = completed("gone")
     w.put(SNAP, raw)
 
@@ -199,9 +199,9 @@ async def test_a_completed_snapshot_whose_archive_is_missing_fails(store: FakeSt
     [("", False), ("InQueue", False), ("InProgress", False), ("Failed", False), ("Completed", True)],
 )
 async def test_only_completed_snapshots_not_being_deleted_are_checked(
-    store: FakeStore, phase: str, deleting: bool
+    store: FakeStores, phase: str, deleting: bool
 ) -> None:
-    w, hk = keeper()
+    w, hk = keeper(store)
     w.put(SNAP, completed("gone", phase=phase, deleting=deleting))
 
     await hk.sweep()
@@ -243,7 +243,7 @@ async def test_only_completed_snapshots_not_being_deleted_are_checked(
     ],
 )
 async def test_archive_validation(
-    store: FakeStore,
+    store: FakeStores,
     archive_size: int,
     archive_at: dt.datetime,
     status_at: dt.datetime | None,
@@ -252,12 +252,12 @@ async def test_archive_validation(
     validate: bool,
     invalid: bool,
 ) -> None:
-    w, hk = keeper(Settings(validate_file_info=validate))
+    w, hk = keeper(store, Settings(validate_file_info=validate))
     w.put(SNAP, completed("s", size=10, stored_at=status_at, sha=status_sha))
-    store.add("team/s.tgz", b"x" * archive_size, metadata=OURS("s"), last_modified=archive_at)
+    store.bucket.add("team/s.tgz", b"x" * archive_size, metadata=OURS("s"), last_modified=archive_at)
     if stored_record is not None:
         data = stored_record if isinstance(stored_record, bytes) else stored_record.to_json()
-        store.add("team/s.tgz.record.json", data)
+        store.bucket.add("team/s.tgz.record.json", data)
 
     await hk.sweep()
 
@@ -267,7 +267,7 @@ async def test_archive_validation(
         assert (patch.body["status"]["phase"], patch.body["status"]["reason"]) == ("Failed", MISMATCH)
     else:
         assert w.kube.calls == []
-    assert store.deleted() == []  # an archive with a Snapshot is never deleted
+    assert store.bucket.deleted() == []  # an archive with a Snapshot is never deleted
 
 
 # --- restore_snapshots ----------------------------------------------------------------------------
@@ -287,17 +287,17 @@ DAY = dt.timedelta(days=1)
     ids=["expired", "default-ttl", "long-ttl", "available-until"],
 )
 async def test_an_archive_without_a_snapshot_gets_one(
-    store: FakeStore,
+    store: FakeStores,
     taken: dt.datetime,
     ttl: str | None,
     until: dt.datetime | None,
     expected: dt.datetime | None,
 ) -> None:
-    w, hk = keeper()
+    w, hk = keeper(store)
     rec = record("old", taken=taken, ttl=ttl, until=until, size=99)
     archive_at = utcnow() - 2 * DAY
-    store.add("team/old.tgz", b"a" * 99, metadata=OURS("old"), last_modified=archive_at)
-    store.add("team/old.tgz.record.json", rec.to_json())
+    store.bucket.add("team/old.tgz", b"a" * 99, metadata=OURS("old"), last_modified=archive_at)
+    store.bucket.add("team/old.tgz.record.json", rec.to_json())
     before = utcnow()
 
     assert await hk.restore_snapshots() == 1
@@ -346,14 +346,14 @@ async def test_an_archive_without_a_snapshot_gets_one(
     assert w.kube.events() == []
 
 
-async def test_only_archives_with_a_record_and_no_snapshot_are_recreated(store: FakeStore) -> None:
-    w, hk = keeper()
+async def test_only_archives_with_a_record_and_no_snapshot_are_recreated(store: FakeStores) -> None:
+    w, hk = keeper(store)
     w.put(SNAP, completed("known"))
     for name in ("known", "fresh", "bare", "broken"):
-        store.add(f"team/{name}.tgz", b"a", metadata=OURS(name))
+        store.bucket.add(f"team/{name}.tgz", b"a", metadata=OURS(name))
     for name in ("known", "fresh"):
-        store.add(f"team/{name}.tgz.record.json", record(name).to_json())
-    store.add("team/broken.tgz.record.json", b"{not json")
+        store.bucket.add(f"team/{name}.tgz.record.json", record(name).to_json())
+    store.bucket.add("team/broken.tgz.record.json", b"{not json")
 
     assert await hk.restore_snapshots() == 1
 
@@ -362,27 +362,27 @@ async def test_only_archives_with_a_record_and_no_snapshot_are_recreated(store: 
         ("merge_patch", status_path("fresh")),
     ]
     assert w.kube.writes()[0].body["metadata"]["name"] == "fresh"
-    assert store.deleted() == []
+    assert store.bucket.deleted() == []
 
 
-async def test_a_snapshot_created_meanwhile_is_not_overwritten(store: FakeStore) -> None:
-    w, hk = keeper()
+async def test_a_snapshot_created_meanwhile_is_not_overwritten(store: FakeStores) -> None:
+    w, hk = keeper(store)
     w.kube.objects[SNAP.path(NS, "old")] = snapshot("old")  # on the API server, not yet cached
-    store.add("team/old.tgz", b"a", metadata=OURS("old"))
-    store.add("team/old.tgz.record.json", record("old").to_json())
+    store.bucket.add("team/old.tgz", b"a", metadata=OURS("old"))
+    store.bucket.add("team/old.tgz.record.json", record("old").to_json())
 
     assert await hk.restore_snapshots() == 0
 
     assert [c.method for c in w.kube.writes()] == ["create"]
 
 
-async def test_restoring_goes_on_past_a_failing_config(store: FakeStore) -> None:
-    w, hk = keeper(None, "broken", "store")
+async def test_restoring_goes_on_past_a_failing_config(store: FakeStores) -> None:
+    w, hk = keeper(store, None, "broken", "store")
     store.refused["broken"] = errors.ConfigError(
         "ObjectstoreConfig 'broken' credentials: Secret 'x' not found"
     )
-    store.add("team/old.tgz", b"a", metadata=OURS("old"))
-    store.add("team/old.tgz.record.json", record("old").to_json())
+    store.bucket.add("team/old.tgz", b"a", metadata=OURS("old"))
+    store.bucket.add("team/old.tgz.record.json", record("old").to_json())
 
     assert await hk.restore_snapshots() == 1
 
@@ -390,13 +390,13 @@ async def test_restoring_goes_on_past_a_failing_config(store: FakeStore) -> None
     assert w.kube.writes()[0].body["spec"]["objectstoreConfig"] == "store"
 
 
-async def test_a_recreated_snapshot_left_without_status_is_finished_next_time(store: FakeStore) -> None:
-    w, hk = keeper()
+async def test_a_recreated_snapshot_left_without_status_is_finished_next_time(store: FakeStores) -> None:
+    w, hk = keeper(store)
     stuck = snapshot("old", annotations={RECREATED: "true"})
     w.put(SNAP, stuck)
     w.kube.objects[SNAP.path(NS, "old")] = stuck
-    store.add("team/old.tgz", b"a", metadata=OURS("old"))
-    store.add("team/old.tgz.record.json", record("old").to_json())
+    store.bucket.add("team/old.tgz", b"a", metadata=OURS("old"))
+    store.bucket.add("team/old.tgz.record.json", record("old").to_json())
 
     assert await hk.restore_snapshots() == 1
 

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
-from k8ssnap import errors
+from k8ssnap import errors, retry
 from k8ssnap.api import constants
-from k8ssnap.controllers import insecure, objectstores
-from k8ssnap.controllers.context import Settings
+from k8ssnap.controllers import objectstores
+from k8ssnap.controllers.context import Settings, Subject
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.store.s3 import S3Settings, S3Store
+from k8ssnap.store.objectstore import ObjectStore
+from k8ssnap.store.s3 import S3Settings
+from k8ssnap.store.snapshots import SnapshotStore
+from k8ssnap.testing.store import FakeObjectStore
+from tests.unit.controllers import fakes
 from tests.unit.controllers.fakes import (
     NS,
     Call,
-    FakeStore,
     World,
     objectstore_config,
     secret,
     snapshot,
-    world,
 )
 
 OSC = constants.OBJECTSTORE_CONFIG
@@ -34,23 +38,35 @@ FIN = constants.FINALIZER
 
 
 class S3:
-    """``S3Store.open`` patched to hand out one FakeStore and remember the settings."""
+    """A bucket opener for :class:`objectstores.ConfigStores`: hands out one in-memory
+    bucket and remembers the settings and retry budgets it was opened with."""
 
     def __init__(self) -> None:
-        self.store = FakeStore()
+        self.store = FakeObjectStore()
         self.settings: list[S3Settings] = []
+        self.budgets: list[float] = []
+
+    @asynccontextmanager
+    async def __call__(self, settings: S3Settings, backoff: retry.Backoff) -> AsyncIterator[ObjectStore]:
+        self.settings.append(settings)
+        self.budgets.append(backoff.max_elapsed)
+        self.store.closed = False
+        try:
+            yield self.store
+        finally:
+            await self.store.close()
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> S3:
-    fake = S3()
+def s3() -> S3:
+    return S3()
 
-    async def open_(settings: S3Settings, *, max_connections: int = 16) -> FakeStore:
-        fake.settings.append(settings)
-        return fake.store
 
-    monkeypatch.setattr(S3Store, "open", open_)
-    return fake
+def world(s3: S3, settings: Settings | None = None) -> World:
+    """A world whose store opener is the real one, over :class:`S3`'s bucket."""
+    w = fakes.world(settings)
+    w.ctx.stores = objectstores.ConfigStores(open_bucket=s3)
+    return w
 
 
 def with_credentials(w: World, **data: str) -> World:
@@ -105,7 +121,7 @@ async def test_an_object_not_in_the_cache_is_left_alone(w: World, s3: S3) -> Non
 async def test_the_finalizer_follows_the_snapshots_that_name_the_config(
     s3: S3, snapshots: list[dict[str, Any]], finalizers: list[str], patched: list[str] | None
 ) -> None:
-    w = with_credentials(world())
+    w = with_credentials(world(s3))
     for snap in snapshots:
         w.put(constants.SNAPSHOT, snap)
     w.put(OSC, objectstore_config(finalizers=finalizers))
@@ -140,7 +156,7 @@ async def test_deletion_waits_while_a_snapshot_uses_the_config(
     result: type[Requeue] | None,
     writes: list[Call],
 ) -> None:
-    w = with_credentials(world())
+    w = with_credentials(world(s3))
     for snap in snapshots:
         w.put(constants.SNAPSHOT, snap)
     w.put(OSC, objectstore_config(finalizers=finalizers, deleting=True))
@@ -159,7 +175,7 @@ async def test_deletion_waits_while_a_snapshot_uses_the_config(
 # --- status ---------------------------------------------------------------------------------------
 
 
-NO_BUCKET = errors.StorePermanent("bucket 'bkt' does not exist")
+NO_BUCKET = errors.BucketMissing("bucket 'bkt' does not exist")
 
 
 @pytest.mark.parametrize(
@@ -195,7 +211,7 @@ NO_BUCKET = errors.StorePermanent("bucket 'bkt' does not exist")
 async def test_the_status_says_whether_the_store_can_be_used(
     s3: S3, check_error: Exception | None, create_bucket: bool, expected: dict[str, Any], created: bool
 ) -> None:
-    w = with_credentials(world(Settings(create_bucket=create_bucket)))
+    w = with_credentials(world(s3, Settings(create_bucket=create_bucket)))
     s3.store.check_errors = [check_error] if check_error else []
     w.put(OSC, objectstore_config())
 
@@ -234,7 +250,7 @@ async def test_the_status_says_whether_the_store_can_be_used(
 async def test_an_unusable_config_is_unavailable_with_the_reason(
     s3: S3, credentials: dict[str, str] | None, spec: dict[str, Any] | None, reason: str
 ) -> None:
-    w = world()
+    w = world(s3)
     if credentials is not None:
         with_credentials(w, **credentials)
     w.put(OSC, objectstore_config(spec=spec))
@@ -263,7 +279,7 @@ async def test_an_unusable_config_is_unavailable_with_the_reason(
 async def test_the_status_is_written_only_when_it_changes(
     s3: S3, old: dict[str, Any] | None, patched: bool
 ) -> None:
-    w = with_credentials(world())
+    w = with_credentials(world(s3))
     w.put(OSC, objectstore_config(status=old))
 
     assert isinstance(await objectstores.reconcile(w.ctx, KEY), Requeue)
@@ -275,7 +291,7 @@ async def test_the_status_is_written_only_when_it_changes(
 
 
 async def test_settings_come_from_the_spec_and_the_secrets(s3: S3) -> None:
-    w = with_credentials(world(Settings(insecure=True)), accesskey=" AK\n", secretkey="SK\n")
+    w = with_credentials(world(s3, Settings(insecure=True)), accesskey=" AK\n", secretkey="SK\n")
     path, ca = secret("ca", {"bundle.pem": "-----BEGIN CERTIFICATE-----"})
     w.kube.objects[path] = ca
     spec = {
@@ -305,7 +321,7 @@ async def test_settings_come_from_the_spec_and_the_secrets(s3: S3) -> None:
 
 
 async def test_a_config_missing_from_the_cache_is_read_from_the_api_server(s3: S3) -> None:
-    w = with_credentials(world())
+    w = with_credentials(world(s3))
     w.kube.objects[PATH] = objectstore_config(spec={"bucket": "remote", "cloudCredentialSecret": "creds"})
 
     settings, prefix = await objectstores.settings_for(w.ctx, "store")
@@ -316,7 +332,7 @@ async def test_a_config_missing_from_the_cache_is_read_from_the_api_server(s3: S
 
 @pytest.mark.parametrize(("count", "bucket"), [(0, None), (1, "only"), (2, None)])
 async def test_an_unnamed_config_means_the_only_one(s3: S3, count: int, bucket: str | None) -> None:
-    w = with_credentials(world())
+    w = with_credentials(world(s3))
     for i in range(count):
         w.put(OSC, objectstore_config(f"c{i}", spec={"bucket": "only", "cloudCredentialSecret": "creds"}))
 
@@ -328,27 +344,28 @@ async def test_an_unnamed_config_means_the_only_one(s3: S3, count: int, bucket: 
         assert settings.bucket == bucket
 
 
-async def test_open_store_yields_the_store_and_prefix_and_closes_it(s3: S3) -> None:
-    w = with_credentials(world(Settings(max_retry_elapsed=42.0)))
+async def test_the_opener_yields_the_store_at_the_prefix_and_closes_it(s3: S3) -> None:
+    w = with_credentials(world(s3, Settings(max_retry_elapsed=42.0)))
     w.put(OSC, objectstore_config(spec={"bucket": "bkt", "cloudCredentialSecret": "creds", "prefix": "p"}))
 
-    subject = insecure.Subject(constants.SNAPSHOT, snapshot("s1"))
-    async with objectstores.open_store(w.ctx, "store", subject=subject) as (store, prefix):
-        assert store is cast(Any, s3.store)
-        assert prefix == "p/"
-        assert not s3.store.closed
-        assert store.backoff.max_elapsed == 42.0
+    subject = Subject(constants.SNAPSHOT, snapshot("s1"))
+    async with w.ctx.stores(w.ctx, "store", subject=subject) as store:
+        assert store.objects is s3.store
+        assert store.prefix == "p/"
+        open_inside = not s3.store.closed
+    assert open_inside
     assert s3.store.closed
+    assert s3.budgets == [42.0]
 
 
 @pytest.mark.parametrize(
-    ("create_bucket", "error", "raises", "calls"),
+    ("create", "error", "raises", "calls"),
     [
         (False, None, False, ["check"]),
-        (False, errors.StorePermanent("bucket 'bkt' does not exist"), True, ["check"]),
+        (False, errors.BucketMissing("bucket 'bkt' does not exist"), True, ["check"]),
         (
             True,
-            errors.StorePermanent("bucket 'bkt' does not exist"),
+            errors.BucketMissing("bucket 'bkt' does not exist"),
             False,
             ["check", "create_bucket", "check"],
         ),
@@ -356,27 +373,27 @@ async def test_open_store_yields_the_store_and_prefix_and_closes_it(s3: S3) -> N
         (True, errors.StoreRetriable("timeout"), True, ["check"]),
     ],
 )
-async def test_ensure_bucket(
-    create_bucket: bool, error: Exception | None, raises: bool, calls: list[str]
+async def test_checking_a_store_creates_a_missing_bucket_only_when_asked(
+    create: bool, error: Exception | None, raises: bool, calls: list[str]
 ) -> None:
-    w = world(Settings(create_bucket=create_bucket))
-    store = FakeStore()
-    store.check_errors = [error] if error else []
+    bucket = FakeObjectStore()
+    bucket.check_errors = [error] if error else []
+    store = SnapshotStore(bucket)
 
     if raises:
         assert error is not None
         with pytest.raises(type(error)) as raised:
-            await objectstores.ensure_bucket(w.ctx, cast(S3Store, store))
+            await store.check(create=create)
         assert raised.value is error
     else:
-        await objectstores.ensure_bucket(w.ctx, cast(S3Store, store))
+        await store.check(create=create)
 
-    assert [op for op, _ in store.calls] == calls
+    assert [op for op, _ in bucket.calls] == calls
 
 
 async def test_an_unchanged_config_is_not_rechecked_before_its_interval(s3: S3) -> None:
     """Snapshot events queue the config; they must not each open S3 again."""
-    w = with_credentials(world())
+    w = with_credentials(world(s3))
     w.put(OSC, objectstore_config())
     await objectstores.reconcile(w.ctx, KEY)
     w.put(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -12,14 +12,13 @@ from k8ssnap.api import constants, status
 from k8ssnap.archive.index import RecordedSpec, StoredRecord
 from k8ssnap.controllers.restores import MAX_STATUS_ENTRIES, RestoreReconciler
 from k8ssnap.domain.preference import Preference
-from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
+from k8ssnap.testing.adapters import FakeStores
 from tests.unit.controllers.fakes import (
     NS,
     Call,
     FakeRestoreEngine,
-    FakeStore,
     World,
     archive_index,
     merged,
@@ -47,7 +46,7 @@ LISTS = {
 
 
 def reconciler(w: World, engine: FakeRestoreEngine | None = None) -> RestoreReconciler:
-    return RestoreReconciler(w.ctx, cast(RestoreEngine, engine or FakeRestoreEngine()))
+    return RestoreReconciler(w.ctx, engine or FakeRestoreEngine())
 
 
 def completed_snapshot(name: str = "snap", *, config: str = "store", contents: int = 6) -> dict[str, Any]:
@@ -129,7 +128,7 @@ async def test_an_invalid_spec_fails_the_restore_once(w: World, spec: dict[str, 
 # --- the Snapshot and the preference ---------------------------------------------------------
 
 
-async def test_a_missing_snapshot_fails_the_restore(w: World, store: FakeStore) -> None:
+async def test_a_missing_snapshot_fails_the_restore(w: World, store: FakeStores) -> None:
     created = utcnow() - dt.timedelta(hours=1)
     w.put(RST, restore(phase="InQueue", spec={"snapshotName": "x"}, created=created))
     engine = FakeRestoreEngine(result=restore_result())
@@ -153,7 +152,7 @@ async def test_a_missing_snapshot_fails_the_restore(w: World, store: FakeStore) 
 
 
 @pytest.mark.parametrize("phase", ["", "InQueue", "InProgress", "Failed"])
-async def test_a_snapshot_not_completed_fails_the_restore(w: World, store: FakeStore, phase: str) -> None:
+async def test_a_snapshot_not_completed_fails_the_restore(w: World, store: FakeStores, phase: str) -> None:
     w.put(constants.SNAPSHOT, snapshot(phase=phase))
     w.put(RST, restore(phase="InQueue"))
     engine = FakeRestoreEngine(result=restore_result())
@@ -176,7 +175,7 @@ async def test_a_snapshot_not_completed_fails_the_restore(w: World, store: FakeS
     ],
 )
 async def test_an_unusable_preference_fails_the_restore(
-    w: World, store: FakeStore, preference: dict[str, Any] | None, reason: str
+    w: World, store: FakeStores, preference: dict[str, Any] | None, reason: str
 ) -> None:
     w.put(constants.SNAPSHOT, completed_snapshot())
     if preference is not None:
@@ -202,7 +201,7 @@ async def test_an_unusable_preference_fails_the_restore(
 
 
 @pytest.mark.parametrize("phase", ["InQueue", "InProgress"])
-async def test_a_restore_completes_with_the_engine_result(w: World, store: FakeStore, phase: str) -> None:
+async def test_a_restore_completes_with_the_engine_result(w: World, store: FakeStores, phase: str) -> None:
     finished = utcnow()
     result = restore_result(finished=finished)
     w.put(constants.SNAPSHOT, completed_snapshot())
@@ -237,14 +236,14 @@ async def test_a_restore_completes_with_the_engine_result(w: World, store: FakeS
     assert 'k8ssnap_restores_total{result="completed"} 1' in w.ctx.metrics.render()
 
 
-async def test_the_engine_gets_the_snapshots_store_and_its_record(w: World, store: FakeStore) -> None:
+async def test_the_engine_gets_the_snapshots_store_and_its_record(w: World, store: FakeStores) -> None:
     record = StoredRecord(
         index=archive_index(),
         sha256="cd" * 32,
         size=4321,
         spec=RecordedSpec(cluster_name="c1", ttl=None, available_until=None, objectstore_config="other"),
     )
-    store.add("team/snap.tgz.record.json", record.to_json())
+    store.bucket.add("team/snap.tgz.record.json", record.to_json())
     w.put(constants.SNAPSHOT, completed_snapshot(config="other"))
     # The Restore's own objectstoreConfig is accepted and ignored, as k8s-snap did.
     w.put(RST, restore(phase="InQueue", spec={"snapshotName": "snap", "objectstoreConfig": "mine"}))
@@ -255,15 +254,14 @@ async def test_the_engine_gets_the_snapshots_store_and_its_record(w: World, stor
     assert store.opened == ["other"]
     [job] = engine.jobs
     assert job.snapshot_name == "snap"
-    assert job.archive_key == "team/snap.tgz"
     assert (job.expected_sha256, job.expected_size) == ("cd" * 32, 4321)
     assert job.preference == Preference.default()
     assert job.overwrite_existing is False
     assert engine.kubes == [w.ctx.kube]
-    assert engine.stores == [store]
+    assert [s.objects for s in engine.stores] == [store.bucket]
 
 
-async def test_without_a_record_the_checksum_is_unknown(w: World, store: FakeStore) -> None:
+async def test_without_a_record_the_checksum_is_unknown(w: World, store: FakeStores) -> None:
     w.put(constants.SNAPSHOT, completed_snapshot())
     w.put(RST, restore(phase="InQueue"))
     engine = FakeRestoreEngine(result=restore_result())
@@ -275,8 +273,8 @@ async def test_without_a_record_the_checksum_is_unknown(w: World, store: FakeSto
     assert w.kube.writes()[-1].body["status"]["phase"] == "Completed"
 
 
-async def test_a_corrupt_record_fails_the_restore(w: World, store: FakeStore) -> None:
-    store.add("team/snap.tgz.record.json", b"not json")
+async def test_a_corrupt_record_fails_the_restore(w: World, store: FakeStores) -> None:
+    store.bucket.add("team/snap.tgz.record.json", b"not json")
     w.put(constants.SNAPSHOT, completed_snapshot())
     w.put(RST, restore(phase="InQueue"))
     engine = FakeRestoreEngine(result=restore_result())
@@ -289,7 +287,7 @@ async def test_a_corrupt_record_fails_the_restore(w: World, store: FakeStore) ->
     assert engine.jobs == []
 
 
-async def test_the_preference_is_passed_to_the_engine(w: World, store: FakeStore) -> None:
+async def test_the_preference_is_passed_to_the_engine(w: World, store: FakeStores) -> None:
     w.put(constants.SNAPSHOT, completed_snapshot())
     spec = {"excludeNamespaces": ["kube-system"], "restoreOptions": ["overwriteExisting"]}
     w.put(constants.RESTORE_PREFERENCE, restore_preference(spec=spec))
@@ -313,7 +311,7 @@ async def test_the_preference_is_passed_to_the_engine(w: World, store: FakeStore
     ],
 )
 async def test_preserve_until_of_a_completed_restore(
-    w: World, store: FakeStore, spec: dict[str, str], until: dt.timedelta
+    w: World, store: FakeStores, spec: dict[str, str], until: dt.timedelta
 ) -> None:
     finished = utcnow()
     if spec.get("availableUntil") == "FIXED":
@@ -327,7 +325,7 @@ async def test_preserve_until_of_a_completed_restore(
 
 
 @pytest.mark.parametrize("field", list(LISTS))
-async def test_long_result_lists_are_capped_but_counted(w: World, store: FakeStore, field: str) -> None:
+async def test_long_result_lists_are_capped_but_counted(w: World, store: FakeStores, field: str) -> None:
     many = tuple(f"/api/v1/namespaces/n/configmaps/cm-{i:05d}" for i in range(MAX_STATUS_ENTRIES + 7))
     lists: dict[str, Any] = {field: many}
     result = restore_result(**lists)
@@ -358,7 +356,7 @@ async def test_long_result_lists_are_capped_but_counted(w: World, store: FakeSto
     ],
 )
 async def test_a_failing_engine_fails_the_restore(
-    w: World, store: FakeStore, error: Exception, reason: str
+    w: World, store: FakeStores, error: Exception, reason: str
 ) -> None:
     created = utcnow() - dt.timedelta(hours=3)
     w.put(constants.SNAPSHOT, completed_snapshot())
@@ -433,7 +431,7 @@ async def test_an_expired_restore_is_deleted(w: World, phase: str) -> None:
 
 @pytest.mark.parametrize("cached_phase", ["", "InQueue", "InProgress"])
 async def test_a_cache_behind_our_own_writes_never_runs_a_restore_twice(
-    w: World, store: FakeStore, cached_phase: str
+    w: World, store: FakeStores, cached_phase: str
 ) -> None:
     engine = FakeRestoreEngine(result=restore_result())
     w.put(constants.SNAPSHOT, completed_snapshot())
@@ -449,7 +447,7 @@ async def test_a_cache_behind_our_own_writes_never_runs_a_restore_twice(
     assert w.kube.events() == []
 
 
-async def test_a_missing_snapshot_seen_in_a_stale_cache_fails_nothing(w: World, store: FakeStore) -> None:
+async def test_a_missing_snapshot_seen_in_a_stale_cache_fails_nothing(w: World, store: FakeStores) -> None:
     server = restore(phase="Completed", spec={"snapshotName": "x"}, resource_version="9")
     w.kube.objects[PATH] = server
     w.put(RST, restore(phase="InQueue", spec={"snapshotName": "x"}, resource_version="8"))
@@ -458,3 +456,19 @@ async def test_a_missing_snapshot_seen_in_a_stale_cache_fails_nothing(w: World, 
         await reconciler(w).reconcile(KEY)
 
     assert w.kube.objects[PATH] == server
+
+
+async def test_a_deleted_restore_takes_its_metric_series_with_it(w: World, store: FakeStores) -> None:
+    """Issue 11, fault 13: per-Restore series lived as long as the process."""
+    w.put(constants.SNAPSHOT, completed_snapshot())
+    w.put(RST, restore(phase="InQueue"))
+    rec = reconciler(w, FakeRestoreEngine(result=restore_result()))
+    await rec.reconcile(KEY)
+    assert 'k8ssnap_restore_objects{outcome="created",restore="rst"}' in w.ctx.metrics.render()
+
+    w.remove(RST, "rst")
+    assert await rec.reconcile(KEY) is None
+
+    text = w.ctx.metrics.render()
+    assert 'restore="rst"' not in text
+    assert 'k8ssnap_restores_total{result="completed"} 1' in text  # totals stay

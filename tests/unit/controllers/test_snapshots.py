@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from k8ssnap import errors
 from k8ssnap.api import constants, status
-from k8ssnap.api.meta import KubeconfigRef
 from k8ssnap.archive.index import RecordedSpec
-from k8ssnap.controllers import clusters
-from k8ssnap.controllers.context import Context, Settings
+from k8ssnap.controllers import clusters, objectstores
+from k8ssnap.controllers.context import Settings
 from k8ssnap.controllers.snapshots import MAX_STATUS_CONTENTS, RECREATED, SnapshotReconciler
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.snapshot.engine import SnapshotEngine
+from k8ssnap.testing.adapters import FakeStores
 from tests.unit.controllers.fakes import (
     NS,
     Call,
     FakeKube,
     FakeSnapshotEngine,
-    FakeStore,
     World,
     merged,
     snapshot,
@@ -44,7 +40,7 @@ KEEP = "other.io/keep"
 
 
 def reconciler(w: World, engine: FakeSnapshotEngine | None = None) -> SnapshotReconciler:
-    return SnapshotReconciler(w.ctx, cast(SnapshotEngine, engine or FakeSnapshotEngine()))
+    return SnapshotReconciler(w.ctx, engine or FakeSnapshotEngine())
 
 
 def status_patch(body: Any, *, if_version: str | None = None) -> Call:
@@ -143,7 +139,7 @@ async def test_a_snapshot_recreated_from_the_bucket_is_not_touched_at_phase_new(
 # --- taking the snapshot ----------------------------------------------------------------------
 
 
-async def test_a_queued_snapshot_is_taken_and_completed(w: World, store: FakeStore) -> None:
+async def test_a_queued_snapshot_is_taken_and_completed(w: World, store: FakeStores) -> None:
     taken = utcnow()
     outcome = snapshot_outcome(taken=taken, size=1234, skipped=("metrics.k8s.io/v1beta1",))
     engine = FakeSnapshotEngine(outcome=outcome)
@@ -180,7 +176,7 @@ async def test_a_queued_snapshot_is_taken_and_completed(w: World, store: FakeSto
     assert w.kube.events()[1][2].startswith("3 objects, 1234 bytes at resourceVersion 4242 in ")
 
 
-async def test_the_engine_gets_the_job_store_and_cluster(w: World, store: FakeStore) -> None:
+async def test_the_engine_gets_the_job_store_and_cluster(w: World, store: FakeStores) -> None:
     engine = FakeSnapshotEngine(outcome=snapshot_outcome())
     w.put(
         SNAP, snapshot(phase="InQueue", spec={"clusterName": "c1", "objectstoreConfig": "store", "ttl": "2h"})
@@ -189,29 +185,20 @@ async def test_the_engine_gets_the_job_store_and_cluster(w: World, store: FakeSt
     await reconciler(w, engine).reconcile(KEY)
 
     [job] = engine.jobs
-    assert (job.name, job.cluster_name, job.key_prefix) == ("snap", "c1", "team/")
+    assert (job.name, job.cluster_name) == ("snap", "c1")
     assert job.spec == RecordedSpec(
         cluster_name="c1", ttl="2h", available_until=None, objectstore_config="store"
     )
     assert job.backoff.max_elapsed == w.ctx.settings.max_retry_elapsed
     assert engine.kubes == [w.ctx.kube]  # no kubeconfig: the controller's own cluster
-    assert engine.stores == [store]
+    assert [(s.objects, s.prefix) for s in engine.stores] == [(store.bucket, "team/")]
     assert store.opened == ["store"]
-    assert ("check", "bkt") in store.calls  # ensure_bucket ran before the engine
+    assert ("check", "bkt") in store.bucket.calls  # ensure_bucket ran before the engine
 
 
-async def test_the_engine_works_on_the_cluster_the_spec_names(
-    w: World, store: FakeStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_engine_works_on_the_cluster_the_spec_names(w: World, store: FakeStores) -> None:
     remote = FakeKube()
-    refs: list[KubeconfigRef] = []
-
-    @asynccontextmanager
-    async def connect(ctx: Context, ref: KubeconfigRef, **_: Any) -> AsyncIterator[FakeKube]:
-        refs.append(ref)
-        yield remote
-
-    monkeypatch.setattr(clusters, "connect", connect)
+    w.connector.remote = remote
     engine = FakeSnapshotEngine(outcome=snapshot_outcome())
     spec = {"clusterName": "c1", "objectstoreConfig": "store", "kubeconfigSecret": {"name": "kc"}}
     w.put(SNAP, snapshot(phase="InQueue", spec=spec))
@@ -219,7 +206,7 @@ async def test_the_engine_works_on_the_cluster_the_spec_names(
     await reconciler(w, engine).reconcile(KEY)
 
     assert engine.kubes == [remote]
-    assert [(r.secret.name, r.secret.key) for r in refs if r.secret] == [("kc", "kubeconfig")]
+    assert [(r.secret.name, r.secret.key) for r in w.connector.refs if r.secret] == [("kc", "kubeconfig")]
     assert w.kube.reasons() == ["InProgress", "Completed"]
 
 
@@ -234,7 +221,7 @@ async def test_the_engine_works_on_the_cluster_the_spec_names(
     ],
 )
 async def test_available_until_of_a_completed_snapshot(
-    w: World, store: FakeStore, spec: dict[str, str], until: dt.timedelta
+    w: World, store: FakeStores, spec: dict[str, str], until: dt.timedelta
 ) -> None:
     taken = utcnow() - dt.timedelta(minutes=5)
     if spec.get("availableUntil") == "FIXED":
@@ -246,7 +233,7 @@ async def test_available_until_of_a_completed_snapshot(
     assert w.kube.writes()[-1].body["status"]["availableUntil"] == ts(taken + until)
 
 
-async def test_status_contents_are_capped_but_counted(w: World, store: FakeStore) -> None:
+async def test_status_contents_are_capped_but_counted(w: World, store: FakeStores) -> None:
     paths = [f"/api/v1/namespaces/n/configmaps/cm-{i:05d}" for i in range(MAX_STATUS_CONTENTS + 1)]
     w.put(SNAP, snapshot(phase="InQueue"))
 
@@ -257,7 +244,7 @@ async def test_status_contents_are_capped_but_counted(w: World, store: FakeStore
     assert body["contents"] == paths[:MAX_STATUS_CONTENTS]
 
 
-async def test_a_snapshot_found_in_progress_is_resumed_and_taken_again(w: World, store: FakeStore) -> None:
+async def test_a_snapshot_found_in_progress_is_resumed_and_taken_again(w: World, store: FakeStores) -> None:
     engine = FakeSnapshotEngine(outcome=snapshot_outcome())
     w.kube.objects[PATH] = snapshot(phase="InProgress")
     w.put(SNAP, snapshot(phase="InProgress"))
@@ -295,7 +282,7 @@ async def test_a_snapshot_found_in_progress_is_resumed_and_taken_again(w: World,
     ],
 )
 async def test_a_failing_engine_makes_the_snapshot_failed(
-    w: World, store: FakeStore, error: Exception, reason: str
+    w: World, store: FakeStores, error: Exception, reason: str
 ) -> None:
     created = utcnow() - dt.timedelta(hours=2)
     w.put(SNAP, snapshot(phase="InQueue", created=created))
@@ -322,10 +309,10 @@ async def test_a_failing_engine_makes_the_snapshot_failed(
     ],
 )
 async def test_a_missing_bucket(
-    store: FakeStore, create_bucket: bool, phase: str, store_calls: list[tuple[str, str]]
+    store: FakeStores, create_bucket: bool, phase: str, store_calls: list[tuple[str, str]]
 ) -> None:
-    w = world(Settings(create_bucket=create_bucket))
-    store.check_errors = [errors.StorePermanent("bucket 'bkt' does not exist")]
+    w = world(Settings(create_bucket=create_bucket), stores=store)
+    store.bucket.check_errors = [errors.BucketMissing("bucket 'bkt' does not exist")]
     engine = FakeSnapshotEngine(outcome=snapshot_outcome())
     w.put(SNAP, snapshot(phase="InQueue"))
 
@@ -333,13 +320,14 @@ async def test_a_missing_bucket(
 
     final = w.kube.writes()[-1].body["status"]
     assert final["phase"] == phase
-    assert store.calls == store_calls
+    assert store.bucket.calls == store_calls
     assert len(engine.jobs) == (1 if phase == "Completed" else 0)
     if phase == "Failed":
         assert final["reason"] == "bucket 'bkt' does not exist"
 
 
-async def test_a_missing_kubeconfig_secret_fails_the_snapshot(w: World, store: FakeStore) -> None:
+async def test_a_missing_kubeconfig_secret_fails_the_snapshot(w: World, store: FakeStores) -> None:
+    w.ctx.clusters = clusters.KubeconfigConnector()  # the real one: it reads the Secret first
     spec = {"clusterName": "c1", "objectstoreConfig": "store", "kubeconfigSecret": {"name": "kc"}}
     w.put(SNAP, snapshot(phase="InQueue", spec=spec))
     engine = FakeSnapshotEngine(outcome=snapshot_outcome())
@@ -366,7 +354,7 @@ async def test_a_missing_kubeconfig_secret_fails_the_snapshot(w: World, store: F
 )
 @pytest.mark.parametrize("phase", ["", "InQueue", "Completed"])
 async def test_an_invalid_spec_fails_the_snapshot_once(
-    w: World, store: FakeStore, spec: dict[str, Any], field: str, phase: str
+    w: World, store: FakeStores, spec: dict[str, Any], field: str, phase: str
 ) -> None:
     w.put(SNAP, snapshot(phase=phase, spec={"clusterName": "c1", "objectstoreConfig": "store", **spec}))
     engine = FakeSnapshotEngine(outcome=snapshot_outcome())
@@ -465,34 +453,34 @@ async def test_an_unchanged_spec_available_until_is_not_patched(w: World) -> Non
 # --- deletion -----------------------------------------------------------------------------------------
 
 
-async def test_deleting_removes_archive_and_record_then_the_finalizer(w: World, store: FakeStore) -> None:
-    store.add("team/snap.tgz", b"archive")
-    store.add("team/snap.tgz.record.json", b"{}")
-    store.add("team/other.tgz", b"archive")
+async def test_deleting_removes_archive_and_record_then_the_finalizer(w: World, store: FakeStores) -> None:
+    store.bucket.add("team/snap.tgz", b"archive")
+    store.bucket.add("team/snap.tgz.record.json", b"{}")
+    store.bucket.add("team/other.tgz", b"archive")
     w.put(SNAP, snapshot(phase="Completed", finalizers=[KEEP, constants.FINALIZER], deleting=True))
     engine = FakeSnapshotEngine()
 
     assert await reconciler(w, engine).reconcile(KEY) is None
 
-    assert store.deleted() == ["team/snap.tgz", "team/snap.tgz.record.json"]
-    assert set(store.blobs) == {"team/other.tgz"}
+    assert store.bucket.deleted() == ["team/snap.tgz", "team/snap.tgz.record.json"]
+    assert set(store.bucket.blobs) == {"team/other.tgz"}
     assert store.opened == ["store"]
     assert w.kube.writes() == [finalizer_patch([KEEP])]
     assert w.kube.events() == [("Normal", "Deleted", "archive deleted")]
     assert engine.jobs == []
 
 
-async def test_deleting_without_our_finalizer_does_nothing(w: World, store: FakeStore) -> None:
+async def test_deleting_without_our_finalizer_does_nothing(w: World, store: FakeStores) -> None:
     w.put(SNAP, snapshot(phase="Completed", finalizers=[KEEP], deleting=True))
 
     assert await reconciler(w).reconcile(KEY) is None
 
     assert w.kube.calls == []
-    assert store.calls == []
+    assert store.bucket.calls == []
 
 
 async def test_deleting_when_the_objectstore_config_is_gone_still_removes_the_finalizer(w: World) -> None:
-    # The real open_store: the config is neither cached nor on the API server.
+    w.ctx.stores = objectstores.ConfigStores()  # the real one: the config is neither cached nor served
     w.put(SNAP, snapshot(phase="Completed", deleting=True))
 
     assert await reconciler(w).reconcile(KEY) is None
@@ -506,9 +494,9 @@ async def test_deleting_when_the_objectstore_config_is_gone_still_removes_the_fi
 
 
 async def test_deleting_when_the_bucket_is_gone_still_removes_the_finalizer(
-    w: World, store: FakeStore
+    w: World, store: FakeStores
 ) -> None:
-    store.fail("delete", "team/snap.tgz", errors.StorePermanent("bucket 'bkt' does not exist"))
+    store.bucket.fail("delete", "team/snap.tgz", errors.BucketMissing("bucket 'bkt' does not exist"))
     w.put(SNAP, snapshot(phase="Completed", deleting=True))
 
     assert await reconciler(w).reconcile(KEY) is None
@@ -521,9 +509,9 @@ async def test_deleting_when_the_bucket_is_gone_still_removes_the_finalizer(
     "error", [errors.StorePermanent("DELETE team/snap.tgz: Access Denied"), errors.StoreRetriable("503")]
 )
 async def test_deleting_keeps_the_finalizer_when_the_store_refuses(
-    w: World, store: FakeStore, error: Exception
+    w: World, store: FakeStores, error: Exception
 ) -> None:
-    store.fail("delete", "team/snap.tgz", error)
+    store.bucket.fail("delete", "team/snap.tgz", error)
     w.put(SNAP, snapshot(phase="Completed", deleting=True))
 
     with pytest.raises(type(error)):
@@ -532,7 +520,7 @@ async def test_deleting_keeps_the_finalizer_when_the_store_refuses(
     assert w.kube.calls == []
 
 
-async def test_a_finalizer_patch_on_a_vanished_object_is_not_an_error(w: World, store: FakeStore) -> None:
+async def test_a_finalizer_patch_on_a_vanished_object_is_not_an_error(w: World, store: FakeStores) -> None:
     w.kube.fail(PATH, errors.NotFound("gone"), method="merge_patch")
     w.put(SNAP, snapshot(phase="Completed", deleting=True))
 
@@ -545,7 +533,7 @@ async def test_a_finalizer_patch_on_a_vanished_object_is_not_an_error(w: World, 
 
 
 async def test_a_snapshot_walks_from_new_to_completed_and_is_requeued_for_expiry(
-    store: FakeStore,
+    store: FakeStores,
 ) -> None:
     kube = FakeKube({PATH: snapshot(finalizers=[])})
     w = world(kube=kube)
@@ -591,7 +579,7 @@ async def test_a_snapshot_failed_for_a_past_available_until_stays_an_hour_to_be_
 
 @pytest.mark.parametrize("cached_phase", ["", "InQueue", "InProgress"])
 async def test_a_cache_behind_our_own_writes_never_moves_a_snapshot_back(
-    w: World, store: FakeStore, cached_phase: str
+    w: World, store: FakeStores, cached_phase: str
 ) -> None:
     """The key comes round again before the watch event of the Completed write: the claim is
     refused by the server, nothing is taken twice, and Completed stays."""
@@ -609,7 +597,7 @@ async def test_a_cache_behind_our_own_writes_never_moves_a_snapshot_back(
 
 
 async def test_the_whole_life_with_a_lagging_cache_takes_the_snapshot_once(
-    w: World, store: FakeStore
+    w: World, store: FakeStores
 ) -> None:
     """The watch events of our two writes arrive one by one, the key reconciled after each."""
     engine = FakeSnapshotEngine(outcome=snapshot_outcome())
@@ -641,3 +629,18 @@ async def test_an_expired_snapshot_changed_meanwhile_is_not_deleted(w: World) ->
         await reconciler(w).reconcile(KEY)
 
     assert PATH in w.kube.objects
+
+
+async def test_a_deleted_snapshot_takes_its_metric_series_with_it(w: World, store: FakeStores) -> None:
+    """Issue 11, fault 13: per-Snapshot series lived as long as the process."""
+    w.put(SNAP, snapshot(phase="InQueue"))
+    rec = reconciler(w, FakeSnapshotEngine(outcome=snapshot_outcome()))
+    await rec.reconcile(KEY)
+    assert 'k8ssnap_snapshot_bytes{snapshot="snap"}' in w.ctx.metrics.render()
+
+    w.remove(SNAP, "snap")
+    assert await rec.reconcile(KEY) is None
+
+    text = w.ctx.metrics.render()
+    assert 'snapshot="snap"' not in text
+    assert 'k8ssnap_snapshots_total{result="completed"} 1' in text  # totals stay

@@ -9,14 +9,13 @@ import pytest
 from k8ssnap.domain.expiry import (
     effective_ttl,
     format_duration,
-    format_time,
     is_expired,
     parse_duration,
-    parse_time,
     restore_expiry,
     seconds_until,
     snapshot_expiry,
 )
+from k8ssnap.domain.timestamps import format_time, parse_time
 
 T0 = datetime(2019, 5, 20, 3, 45, 8, tzinfo=UTC)
 

@@ -15,8 +15,7 @@ from k8ssnap import retry
 from k8ssnap.domain.plan import transform
 from k8ssnap.domain.preference import Preference
 from k8ssnap.restore import RestoreEngine, RestoreJob
-from k8ssnap.restore import engine as engine_module
-from tests.unit.restore.fakes import BUILTIN, FakeKube, FakeStore, archive
+from tests.unit.restore.fakes import BUILTIN, FakeApiServer, archive, store
 
 POD = "/api/v1/namespaces/n/pods/p"
 TOKEN = {"name": "tok", "secret": {"secretName": "default-token-abc"}}
@@ -100,18 +99,16 @@ CONFIG_MAP = (
 )
 
 
-async def _restore(objects: list[tuple[str, dict[str, Any]]]) -> Any:
-    store = FakeStore({"s.tgz": archive("s", objects)})
+async def _restore(objects: list[tuple[str, dict[str, Any]]], *, kube: FakeApiServer | None = None) -> Any:
     job = RestoreJob(
         snapshot_name="s",
-        archive_key="s.tgz",
         expected_sha256="",
         expected_size=0,
         preference=Preference.default(),
         backoff=retry.Backoff(initial=0.0, max_elapsed=5.0),
     )
-    kube = FakeKube(served=(*BUILTIN, ("", "v1", "pods", "Pod", True)))
-    return await RestoreEngine(concurrency=2).run(job, kube=kube, store=store)  # type: ignore[arg-type]
+    kube = kube or FakeApiServer(served=(*BUILTIN, ("", "v1", "pods", "Pod", True)))
+    return await RestoreEngine(concurrency=2).run(job, kube=kube, store=store("s", archive("s", objects)))
 
 
 async def test_fault_9_a_hostile_pod_is_restored_with_the_rest() -> None:
@@ -122,20 +119,12 @@ async def test_fault_9_a_hostile_pod_is_restored_with_the_rest() -> None:
     assert result.failed == ()
 
 
-async def test_fault_9_an_unexpected_error_about_one_object_fails_only_that_object(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_fault_9_an_unexpected_error_about_one_object_fails_only_that_object() -> None:
     """The engine's contract holds for any bug in a per-object step, not only the known ones."""
-    real = engine_module.transform
+    kube = FakeApiServer(served=(*BUILTIN, ("", "v1", "pods", "Pod", True)))
+    kube.errors_for["POST /api/v1/namespaces/n/pods"] = [KeyError("boom")]  # not a k8ssnap error
 
-    def broken(path: str, obj: Any) -> Any:
-        if path == POD:
-            raise KeyError("boom")
-        return real(path, obj)
-
-    monkeypatch.setattr(engine_module, "transform", broken)
-
-    result = await _restore([NAMESPACE, (POD, pod({})), CONFIG_MAP])
+    result = await _restore([NAMESPACE, (POD, pod({})), CONFIG_MAP], kube=kube)
 
     assert set(result.created) == {NAMESPACE[0], CONFIG_MAP[0]}
     assert result.failed == (f"{POD},internal error: KeyError: 'boom'",)

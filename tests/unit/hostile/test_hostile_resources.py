@@ -14,24 +14,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from k8ssnap import errors
+from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.api.meta import KubeconfigRef, SecretKeyRef
 from k8ssnap.api.resources import parse_restore, parse_snapshot
 from k8ssnap.controllers import clusters, insecure, objectstores
 from k8ssnap.controllers.context import Settings
-from k8ssnap.domain import expiry
+from k8ssnap.domain import timestamps
 from k8ssnap.domain.paths import ApiResource
 from k8ssnap.domain.selection import DiscoveredGroup, DiscoveredVersion, select_resources
 from k8ssnap.errors import ConfigError
-from k8ssnap.store.s3 import S3Settings, S3Store
-from tests.unit.controllers.fakes import FakeStore, objectstore_config, restore, secret, snapshot, world
+from k8ssnap.store.objectstore import ObjectStore
+from k8ssnap.store.s3 import S3Settings
+from k8ssnap.testing.store import FakeObjectStore
+from tests.unit.controllers.fakes import World, objectstore_config, restore, secret, snapshot, world
 from tests.unit.hostile.tlsserver import ApiServer, kubeconfig_text
 
 CRD = Path(__file__).resolve().parents[3] / "artifacts" / "crd.yaml"
@@ -70,7 +74,7 @@ def test_fault_6_a_date_outside_the_calendar_in_utc_is_refused(kind: str, until:
 @pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_fault_6_the_domain_time_parser_refuses_it_with_value_error(text: str) -> None:
     with pytest.raises(ValueError, match="invalid time"):
-        expiry.parse_time(text)
+        timestamps.parse_time(text)
 
 
 def test_fault_6_the_crd_refuses_a_ttl_out_of_go_range() -> None:
@@ -104,7 +108,7 @@ async def test_fault_0_a_kubeconfig_secret_connects_twice(apiserver: ApiServer) 
     w.kube.objects[path] = obj
     ref = KubeconfigRef(secret=SecretKeyRef(name="kc", key="kubeconfig"))
     for _ in range(2):  # a Snapshot, then a second one (or a retry) with the same Secret
-        async with clusters.connect(w.ctx, ref, subject=_subject()) as kube:
+        async with clusters.KubeconfigConnector()(w.ctx, ref, subject=_subject()) as kube:
             assert (await kube.get("/version"))["major"] == "1"
     assert len(apiserver.seen) == 2
 
@@ -116,7 +120,7 @@ async def test_fault_1_an_exec_kubeconfig_in_a_secret_fails_with_a_reason_naming
     w.kube.objects[path] = obj
     ref = KubeconfigRef(secret=SecretKeyRef(name="kc", key="kubeconfig"))
     with pytest.raises(errors.ConfigError, match=r"users\[u\]\.user\.exec is refused"):
-        async with clusters.connect(w.ctx, ref, subject=_subject()):
+        async with clusters.KubeconfigConnector()(w.ctx, ref, subject=_subject()):
             pass
 
 
@@ -132,12 +136,12 @@ async def test_fault_14_a_kubeconfigs_tls_skip_is_reported_on_every_use(
     ref = KubeconfigRef(inline=text)
     refused = world()
     with pytest.raises(errors.ConfigError, match="--insecure-kubeconfig-tls"):
-        async with clusters.connect(refused.ctx, ref, subject=_subject()):
+        async with clusters.KubeconfigConnector()(refused.ctx, ref, subject=_subject()):
             pass
     w = world(Settings(insecure_kubeconfig_tls=True))
     with caplog.at_level(logging.WARNING):
         for _ in range(2):
-            async with clusters.connect(w.ctx, ref, subject=_subject()) as kube:
+            async with clusters.KubeconfigConnector()(w.ctx, ref, subject=_subject()) as kube:
                 await kube.get("/version")
     assert [e[:2] for e in w.kube.events()] == [INSECURE, INSECURE]
     assert w.kube.event_bodies()[0]["involvedObject"]["name"] == "s1"
@@ -146,46 +150,48 @@ async def test_fault_14_a_kubeconfigs_tls_skip_is_reported_on_every_use(
 
 async def test_fault_14_a_verified_kubeconfig_posts_no_warning(apiserver: ApiServer) -> None:
     w = world(Settings(insecure_kubeconfig_tls=True))
-    async with clusters.connect(w.ctx, KubeconfigRef(inline=apiserver.kubeconfig()), subject=_subject()):
+    async with clusters.KubeconfigConnector()(
+        w.ctx, KubeconfigRef(inline=apiserver.kubeconfig()), subject=_subject()
+    ):
         pass
     assert w.kube.events() == []
 
 
-@pytest.fixture
-def fake_s3(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
-    store = FakeStore()
+@asynccontextmanager
+async def fake_s3(settings: S3Settings, backoff: retry.Backoff) -> AsyncIterator[ObjectStore]:
+    """A bucket opener that hands out an in-memory bucket whatever the settings."""
+    yield FakeObjectStore()
 
-    async def open_(settings: S3Settings, *, max_connections: int = 16) -> FakeStore:
-        return store
 
-    monkeypatch.setattr(S3Store, "open", open_)
-    return store
+def store_world(settings: Settings) -> World:
+    """A world whose store opener is the real one (settings, Secret, --insecure) over ``fake_s3``."""
+    w = world(settings)
+    w.ctx.stores = objectstores.ConfigStores(open_bucket=fake_s3)
+    return w
 
 
 @pytest.mark.parametrize(
     ("flag", "http", "warned"), [(True, False, True), (False, False, False), (True, True, False)]
 )
 async def test_fault_14_the_insecure_store_flag_is_reported_on_every_use(
-    fake_s3: FakeStore, caplog: pytest.LogCaptureFixture, flag: bool, http: bool, warned: bool
+    caplog: pytest.LogCaptureFixture, flag: bool, http: bool, warned: bool
 ) -> None:
-    w = world(Settings(insecure=flag))
+    w = store_world(Settings(insecure=flag))
     path, creds = secret("creds", {"accesskey": "AK", "secretkey": "SK"})
     w.kube.objects[path] = creds
     spec = {"bucket": "bkt", "cloudCredentialSecret": "creds", "endpoint": "s3.example:443", "insecure": http}
     w.put(constants.OBJECTSTORE_CONFIG, objectstore_config(spec=spec))
     with caplog.at_level(logging.WARNING):
         for _ in range(2):
-            async with objectstores.open_store(w.ctx, "store", subject=_subject()):
+            async with w.ctx.stores(w.ctx, "store", subject=_subject()):
                 pass
     expected = [INSECURE, INSECURE] if warned else []
     assert [e[:2] for e in w.kube.events()] == expected
     assert sum("(--insecure)" in r.getMessage() for r in caplog.records) == len(expected)
 
 
-async def test_fault_14_the_store_check_reports_the_insecure_flag_on_the_objectstore_config(
-    fake_s3: FakeStore,
-) -> None:
-    w = world(Settings(insecure=True))
+async def test_fault_14_the_store_check_reports_the_insecure_flag_on_the_objectstore_config() -> None:
+    w = store_world(Settings(insecure=True))
     path, creds = secret("creds", {"accesskey": "AK", "secretkey": "SK"})
     w.kube.objects[path] = creds
     config = objectstore_config(

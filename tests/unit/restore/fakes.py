@@ -1,41 +1,20 @@
-"""In-memory stand-ins for the object store and the kube-apiserver, for restore unit tests.
-
-:class:`FakeKube` answers the calls the restore engine makes (discovery,
-POST, GET, PUT, the resourceVersion LIST) from a dict of objects. Scripts
-make it misbehave: ``errors_for`` maps ``"<METHOD> <path>"`` to exceptions
-to raise, in order, before answering normally. It records every request,
-every successful write and the highest number of writes in flight at once.
-"""
+"""Archives and stores for restore unit tests; the API server is :mod:`k8ssnap.testing.apiserver`'s."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from k8ssnap import errors
 from k8ssnap.archive.index import SnapshotMeta
 from k8ssnap.archive.writer import ArchiveWriter
+from k8ssnap.store.snapshots import SnapshotStore
+from k8ssnap.testing.apiserver import BUILTIN, FakeApiServer
+from k8ssnap.testing.store import FakeObjectStore
 
 T0 = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 META = SnapshotMeta(cluster_name="c", snapshot_resource_version="42", snapshot_timestamp=T0)
-
-# (group, version, resource, kind, namespaced)
-BUILTIN = (
-    ("", "v1", "namespaces", "Namespace", False),
-    ("", "v1", "configmaps", "ConfigMap", True),
-    ("", "v1", "secrets", "Secret", True),
-    ("", "v1", "services", "Service", True),
-    ("", "v1", "endpoints", "Endpoints", True),
-    ("", "v1", "persistentvolumes", "PersistentVolume", False),
-    ("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True),
-    ("apps", "v1", "deployments", "Deployment", True),
-    ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
-    ("storage.k8s.io", "v1", "storageclasses", "StorageClass", False),
-)
 
 
 def archive(name: str, objects: list[tuple[str, dict[str, Any]]]) -> bytes:
@@ -45,126 +24,9 @@ def archive(name: str, objects: list[tuple[str, dict[str, Any]]]) -> bytes:
     return out + writer.finish(META)
 
 
-class FakeStore:
-    """An ObjectStore holding bytes under keys; downloads come in small chunks."""
-
-    bucket = "fake"
-
-    def __init__(self, objects: Mapping[str, bytes], *, chunk: int = 97) -> None:
-        self.objects = dict(objects)
-        self.chunk = chunk
-
-    async def download(self, key: str) -> AsyncIterator[bytes]:
-        if key not in self.objects:
-            raise errors.ObjectMissing(f"no such key {key}")
-        data = self.objects[key]
-        for start in range(0, len(data), self.chunk):
-            yield data[start : start + self.chunk]
+def store(name: str, data: bytes, *, chunk: int = 97) -> SnapshotStore:
+    """A snapshot store holding ``data`` as snapshot ``name``'s archive, read in small chunks."""
+    return SnapshotStore(FakeObjectStore(objects={f"{name}.tgz": data}, chunk=chunk))
 
 
-class FakeKube:
-    """A tiny API server: discovery from ``served``, objects in a dict keyed by path."""
-
-    def __init__(self, *, served: tuple[tuple[str, str, str, str, bool], ...] = BUILTIN) -> None:
-        self.served = list(served)
-        self.objects: dict[str, dict[str, Any]] = {}
-        self.errors_for: dict[str, list[Exception]] = {}
-        self.writes: list[tuple[str, str]] = []
-        self.requests: list[str] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.revision = 100
-        self.claims_bind = True
-
-    # -- the KubeClient surface the engine uses --------------------------------
-
-    async def get(self, path: str, query: Mapping[str, str | int] | None = None) -> dict[str, Any]:
-        parsed: dict[str, Any] = orjson.loads(await self.request("GET", path, query=query))
-        return parsed
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str | int] | None = None,
-        body: bytes | None = None,
-        timeout: float = 120.0,
-    ) -> bytes:
-        self.requests.append(f"{method} {path}")
-        script = self.errors_for.get(f"{method} {path}")
-        if script:
-            raise script.pop(0)
-        if method == "GET":
-            return orjson.dumps(self._read(path))
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            for _ in range(10):
-                await asyncio.sleep(0)  # a request takes a while: let other writers in
-            assert body is not None
-            return orjson.dumps(self._write(method, path, orjson.loads(body)))
-        finally:
-            self.in_flight -= 1
-
-    # -- behaviour ------------------------------------------------------------------
-
-    def _discovery(self, path: str) -> dict[str, Any]:
-        if path == "/api":
-            return {"versions": ["v1"]}
-        if path == "/apis":
-            groups = sorted({(g, v) for g, v, *_ in self.served if g})
-            return {
-                "groups": [
-                    {"name": g, "versions": [{"version": v}], "preferredVersion": {"version": v}}
-                    for g, v in groups
-                ]
-            }
-        prefix = path.split("/")
-        group, version = ("", prefix[2]) if prefix[1] == "api" else (prefix[2], prefix[3])
-        resources = [
-            {"name": r, "kind": k, "namespaced": n, "verbs": ["create", "get", "list", "delete"]}
-            for g, v, r, k, n in self.served
-            if (g, v) == (group, version)
-        ]
-        if not resources:
-            raise errors.NotFound(f"{path} not found")
-        return {"resources": resources}
-
-    def _read(self, path: str) -> dict[str, Any]:
-        if path == "/api/v1/namespaces" or path.count("/") <= 3:
-            if path == "/api/v1/namespaces":
-                return {"metadata": {"resourceVersion": str(self.revision)}, "items": []}
-            return self._discovery(path)
-        if path in self.objects:
-            return self.objects[path]
-        raise errors.NotFound(f"{path} not found")
-
-    def _write(self, method: str, path: str, obj: dict[str, Any]) -> dict[str, Any]:
-        meta = obj["metadata"]
-        target = path if method == "PUT" else f"{path}/{meta['name']}"
-        if method == "POST" and target in self.objects:
-            raise errors.AlreadyExists(f"{meta['name']} already exists")
-        if method == "PUT":
-            live = self.objects[target]["metadata"]["resourceVersion"]
-            if meta.get("resourceVersion") != live:
-                raise errors.Conflict("the object has been modified")
-        self.writes.append((method, target))
-        self.revision += 1
-        meta["resourceVersion"] = str(self.revision)
-        self._react(obj)
-        self.objects[target] = obj
-        return obj
-
-    def _react(self, obj: dict[str, Any]) -> None:
-        """What controllers would do: establish CRDs, bind claims."""
-        kind = obj.get("kind")
-        if kind == "CustomResourceDefinition":
-            spec = obj["spec"]
-            for version in spec["versions"]:
-                self.served.append(
-                    (spec["group"], version["name"], spec["names"]["plural"], spec["names"]["kind"], True)
-                )
-            obj["status"] = {"conditions": [{"type": "Established", "status": "True"}]}
-        elif kind == "PersistentVolumeClaim" and self.claims_bind:
-            obj["status"] = {"phase": "Bound"}
+__all__ = ["BUILTIN", "FakeApiServer"]

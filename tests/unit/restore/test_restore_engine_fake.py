@@ -13,7 +13,7 @@ from k8ssnap.domain.paths import parse_path
 from k8ssnap.domain.preference import Preference
 from k8ssnap.domain.tiers import Tier, tier_of
 from k8ssnap.restore import RestoreEngine, RestoreJob, RestoreResult
-from tests.unit.restore.fakes import FakeKube, FakeStore, archive
+from tests.unit.restore.fakes import FakeApiServer, archive, store
 
 NOW = retry.Backoff(initial=0.0, max_elapsed=5.0)
 NS = "/api/v1/namespaces/n"
@@ -68,16 +68,14 @@ def mixed() -> list[tuple[str, dict[str, Any]]]:
 async def restore(
     objects: list[tuple[str, dict[str, Any]]],
     *,
-    kube: FakeKube | None = None,
+    kube: FakeApiServer | None = None,
     preference: Preference | None = None,
     concurrency: int = 4,
     **engine: Any,
-) -> tuple[RestoreResult, FakeKube, list[int]]:
-    kube = kube or FakeKube()
-    store = FakeStore({"s.tgz": archive("s", objects)})
+) -> tuple[RestoreResult, FakeApiServer, list[int]]:
+    kube = kube or FakeApiServer()
     job = RestoreJob(
         snapshot_name="s",
-        archive_key="s.tgz",
         expected_sha256="",
         expected_size=0,
         preference=preference or Preference.default(),
@@ -87,8 +85,8 @@ async def restore(
     result = await RestoreEngine(concurrency=concurrency, **engine).run(
         job,
         kube=kube,
-        store=store,
-        progress=ticks.append,  # type: ignore[arg-type]
+        store=store("s", archive("s", objects)),
+        progress=ticks.append,
     )
     return result, kube, ticks
 
@@ -149,7 +147,7 @@ async def test_second_run_reports_already_existed_and_overwrite_updates() -> Non
 
 
 async def test_api_errors_fail_one_object_with_a_cut_message() -> None:
-    kube = FakeKube()
+    kube = FakeApiServer()
     kube.errors_for[f"POST {NS}/configmaps"] = [errors.Invalid("bad " * 200)]
     kube.errors_for[f"POST {NS}/services"] = [errors.ApiRetriable("HTTP 503")]
     result, _, _ = await restore(mixed(), kube=kube)
@@ -176,7 +174,7 @@ async def test_a_claim_that_does_not_bind_is_reported_failed() -> None:
         ),
     ]
     preference = Preference.from_spec({"restoreNfsStorageClasses": ["nfs"]})
-    kube = FakeKube()
+    kube = FakeApiServer()
     kube.claims_bind = False
 
     result, kube, _ = await restore(objects, kube=kube, preference=preference, bind_timeout=0)
@@ -187,18 +185,17 @@ async def test_a_claim_that_does_not_bind_is_reported_failed() -> None:
 
 
 async def test_a_bad_archive_creates_nothing_and_leaves_no_spool(tmp_path: Path) -> None:
-    kube = FakeKube()
-    store = FakeStore({"s.tgz": archive("s", mixed())[:-20]})
+    kube = FakeApiServer()
+    truncated = store("s", archive("s", mixed())[:-20])
     job = RestoreJob(
         snapshot_name="s",
-        archive_key="s.tgz",
         expected_sha256="",
         expected_size=0,
         preference=Preference.default(),
         backoff=NOW,
     )
     with pytest.raises(errors.ArchiveError):
-        await RestoreEngine(concurrency=2, spool_dir=tmp_path).run(job, kube=kube, store=store)  # type: ignore[arg-type]
+        await RestoreEngine(concurrency=2, spool_dir=tmp_path).run(job, kube=kube, store=truncated)
     assert kube.writes == []
     assert list(tmp_path.iterdir()) == []
 
@@ -209,28 +206,24 @@ def test_concurrency_must_be_positive() -> None:
 
 
 async def test_a_cancelled_restore_leaves_no_spool(tmp_path: Path) -> None:
-    kube = FakeKube()
+    kube = FakeApiServer()
     started, never = asyncio.Event(), asyncio.Event()
-    original = kube.request
 
-    async def hanging(method: str, path: str, **kw: Any) -> bytes:
+    async def hanging(method: str, path: str) -> None:
         if method == "POST" and "/configmaps" in path:
             started.set()
             await never.wait()
-        return await original(method, path, **kw)
 
-    kube.request = hanging  # type: ignore[method-assign]
-    store = FakeStore({"s.tgz": archive("s", mixed())})
+    kube.before_write = hanging
     job = RestoreJob(
         snapshot_name="s",
-        archive_key="s.tgz",
         expected_sha256="",
         expected_size=0,
         preference=Preference.default(),
         backoff=NOW,
     )
     engine = RestoreEngine(concurrency=2, spool_dir=tmp_path)
-    task = asyncio.create_task(engine.run(job, kube=kube, store=store))  # type: ignore[arg-type]
+    task = asyncio.create_task(engine.run(job, kube=kube, store=store("s", archive("s", mixed()))))
     await started.wait()
     assert list(tmp_path.iterdir())
     task.cancel()

@@ -16,7 +16,7 @@ from k8ssnap.errors import ArchiveError
 from k8ssnap.restore.intake import take_in
 from k8ssnap.restore.job import RestoreJob
 from k8ssnap.restore.spool import Spool
-from tests.unit.restore.fakes import META, T0, FakeStore, archive
+from tests.unit.restore.fakes import META, T0, archive, store
 
 OBJECTS: list[tuple[str, dict[str, Any]]] = [
     ("/api/v1/namespaces/keep", {"metadata": {"name": "keep"}}),
@@ -33,7 +33,6 @@ PREFERENCE = Preference.from_spec({"excludeNamespaces": ["drop"]})
 def job(**overrides: Any) -> RestoreJob:
     fields: dict[str, Any] = {
         "snapshot_name": "snap",
-        "archive_key": "snap.tgz",
         "expected_sha256": hashlib.sha256(RAW).hexdigest(),
         "expected_size": len(RAW),
         "preference": PREFERENCE,
@@ -43,7 +42,7 @@ def job(**overrides: Any) -> RestoreJob:
 
 async def test_kept_objects_are_spooled_by_tier_and_the_rest_counted(tmp_path: Path) -> None:
     async with await Spool.create(parent=tmp_path) as spool:
-        intake = await take_in(job(), store=FakeStore({"snap.tgz": RAW}), spool=spool)  # type: ignore[arg-type]
+        intake = await take_in(job(), store=store("snap", RAW), spool=spool)
 
         assert intake.num_snapshot_contents == 6
         assert intake.num_preference_excluded == 2
@@ -77,17 +76,17 @@ def _not_json_archive() -> bytes:
 async def test_anything_but_the_expected_archive_is_refused(
     tmp_path: Path, raw: bytes, overrides: dict[str, Any], reason: str
 ) -> None:
-    store = FakeStore({"snap.tgz": raw})
+    damaged = store(overrides.get("snapshot_name", "snap"), raw)
     async with await Spool.create(parent=tmp_path) as spool:
         with pytest.raises(ArchiveError, match=reason):
-            await take_in(job(**overrides), store=store, spool=spool)  # type: ignore[arg-type]
+            await take_in(job(**overrides), store=damaged, spool=spool)
 
 
 async def test_unknown_checksum_and_size_check_integrity_only(tmp_path: Path) -> None:
     async with await Spool.create(parent=tmp_path) as spool:
         intake = await take_in(
             job(expected_sha256="", expected_size=0),
-            store=FakeStore({"snap.tgz": RAW}, chunk=1 << 20),  # type: ignore[arg-type]
+            store=store("snap", RAW, chunk=1 << 20),
             spool=spool,
         )
     assert intake.summary.sha256 == hashlib.sha256(RAW).hexdigest()

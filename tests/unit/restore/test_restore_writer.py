@@ -7,7 +7,7 @@ import pytest
 from k8ssnap import errors, retry
 from k8ssnap.restore.ledger import Outcome
 from k8ssnap.restore.writer import CONFLICT_ATTEMPTS, ObjectWriter
-from tests.unit.restore.fakes import FakeKube
+from tests.unit.restore.fakes import FakeApiServer
 
 NOW = retry.Backoff(initial=0.0, max_elapsed=5.0)  # retries without waiting
 COLLECTION = "/api/v1/namespaces/n/configmaps"
@@ -18,19 +18,19 @@ def body(value: str) -> dict[str, object]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"v": value}}
 
 
-def writer(kube: FakeKube, *, overwrite: bool = False, backoff: retry.Backoff = NOW) -> ObjectWriter:
-    return ObjectWriter(kube=kube, backoff=backoff, overwrite=overwrite)  # type: ignore[arg-type]
+def writer(kube: FakeApiServer, *, overwrite: bool = False, backoff: retry.Backoff = NOW) -> ObjectWriter:
+    return ObjectWriter(kube=kube, backoff=backoff, overwrite=overwrite)
 
 
-async def existing(value: str) -> FakeKube:
-    kube = FakeKube()
+async def existing(value: str) -> FakeApiServer:
+    kube = FakeApiServer()
     await writer(kube).write(collection=COLLECTION, path=PATH, body=body(value))
     kube.requests.clear()
     return kube
 
 
 async def test_a_new_object_is_created_with_one_request() -> None:
-    kube = FakeKube()
+    kube = FakeApiServer()
     assert await writer(kube).write(collection=COLLECTION, path=PATH, body=body("1")) is Outcome.CREATED
     assert kube.objects[PATH]["data"] == {"v": "1"}
     assert kube.requests == [f"POST {COLLECTION}"]
@@ -81,7 +81,7 @@ async def test_overwrite_gives_up_after_repeated_conflicts() -> None:
 
 
 async def test_retriable_errors_are_retried_and_permanent_ones_raised() -> None:
-    kube = FakeKube()
+    kube = FakeApiServer()
     kube.errors_for[f"POST {COLLECTION}"] = [errors.ApiRetriable("HTTP 503"), errors.ApiRetriable("HTTP 429")]
     assert await writer(kube).write(collection=COLLECTION, path=PATH, body=body("1")) is Outcome.CREATED
     assert kube.requests == [f"POST {COLLECTION}"] * 3
@@ -92,7 +92,7 @@ async def test_retriable_errors_are_retried_and_permanent_ones_raised() -> None:
 
 
 async def test_retries_stop_when_the_budget_is_spent() -> None:
-    kube = FakeKube()
+    kube = FakeApiServer()
     kube.errors_for[f"POST {COLLECTION}"] = [errors.ApiRetriable("HTTP 503")] * 3
     spent = retry.Backoff(initial=0.0, max_elapsed=-1.0)
     with pytest.raises(errors.ApiRetriable) as caught:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from k8ssnap.runtime.fakeclock import FakeClock
+from k8ssnap.testing.fakeclock import FakeClock
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 

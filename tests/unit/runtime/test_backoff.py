@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from k8ssnap.runtime.backoff import Backoff
-from k8ssnap.runtime.fakeclock import FakeClock
+from k8ssnap.testing.fakeclock import FakeClock
 
 
 def test_doubles_to_the_cap_without_jitter(clock: FakeClock) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from k8ssnap.runtime.clock import RealClock, wait_for
-from k8ssnap.runtime.fakeclock import FakeClock, settle
+from k8ssnap.testing.fakeclock import FakeClock, settle
 
 
 async def test_sleep_parks_until_advance(clock: FakeClock, spawn) -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from k8ssnap.runtime.controller import Controller, Requeue
 from k8ssnap.runtime.delaying import RateLimitingQueue
-from k8ssnap.runtime.fakeclock import FakeClock, settle
 from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.ratelimit import ItemExponentialFailureRateLimiter
+from k8ssnap.testing.fakeclock import FakeClock, settle
 
 
 def make_queue(clock: FakeClock) -> RateLimitingQueue[str]:
@@ -183,9 +183,9 @@ async def test_reconcile_metrics_are_recorded(clock, spawn) -> None:
     queue.add("bad")
     await clock.run_for(4)
     text = registry.render()
-    assert 'controller_reconcile_total{controller="snaps",result="success"} 1' in text
-    assert 'controller_reconcile_total{controller="snaps",result="error"} 1' in text
-    assert 'controller_reconcile_duration_seconds_sum{controller="snaps",result="success"} 2' in text
+    assert 'controller_reconcile_total{controller="snaps",result="success"} 1.0' in text
+    assert 'controller_reconcile_total{controller="snaps",result="error"} 1.0' in text
+    assert 'controller_reconcile_duration_seconds_sum{controller="snaps",result="success"} 2.0' in text
 
 
 def test_needs_a_worker(clock) -> None:

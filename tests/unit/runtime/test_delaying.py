@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from k8ssnap.runtime.delaying import HEARTBEAT, DelayingQueue, RateLimitingQueue
-from k8ssnap.runtime.fakeclock import FakeClock, settle
 from k8ssnap.runtime.ratelimit import ItemExponentialFailureRateLimiter
+from k8ssnap.testing.fakeclock import FakeClock, settle
 
 
 async def take_all(queue: DelayingQueue[str]) -> list[str]:

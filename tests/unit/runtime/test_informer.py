@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from k8ssnap import errors
-from k8ssnap.runtime.fakeclock import FakeClock, settle
-from k8ssnap.runtime.fakesource import FakeListWatcher, obj
 from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.source import ListPage, ListWatcher, ObjectKey, WatchEvent, key_of
+from k8ssnap.testing.fakeclock import FakeClock, settle
+from k8ssnap.testing.fakesource import FakeListWatcher, obj
 
 
 def make(clock: FakeClock, *, resync: float = 0.0) -> tuple[FakeListWatcher, Informer]:

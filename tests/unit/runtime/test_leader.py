@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from k8ssnap import errors
-from k8ssnap.runtime.fakeclock import FakeClock, settle
 from k8ssnap.runtime.leader import (
     LeaderElectionConfig,
     LeaderElector,
     LeaseClient,
     format_micro_time,
 )
+from k8ssnap.testing.fakeclock import FakeClock, settle
 
 EPOCH = datetime.datetime(2026, 11, 21, 1, 2, 3, tzinfo=datetime.UTC)
 
@@ -28,6 +28,8 @@ class FakeLeaseClient:
         self.leases: dict[str, dict[str, Any]] = {}
         self.version = 0
         self.failure: Exception | None = None
+        self.hang_gets = False
+        """True: every ``get`` waits forever (an API server that stopped answering)."""
         self.writes: list[str] = []
 
     def _check(self) -> None:
@@ -35,6 +37,8 @@ class FakeLeaseClient:
             raise self.failure
 
     async def get(self, name: str) -> dict[str, Any] | None:
+        if self.hang_gets:
+            await asyncio.get_running_loop().create_future()
         self._check()
         lease = self.leases.get(name)
         return copy.deepcopy(lease) if lease else None
@@ -185,11 +189,7 @@ async def test_a_hanging_api_call_cannot_outlive_the_renew_deadline(clock, spawn
     client, leadership = FakeLeaseClient(), Leadership()
     runner = spawn(elector(clock, client).run(leadership.started, leadership.stopped))
     await clock.run_for(1)
-
-    async def hang(name: str) -> None:
-        await asyncio.get_running_loop().create_future()
-
-    client.get = hang  # type: ignore[method-assign]
+    client.hang_gets = True
     await clock.run_for(11.1)
     assert leadership.log == ["started", "cancelled", "stopped"]
     assert runner.done()

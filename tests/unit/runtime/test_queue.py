@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from k8ssnap.runtime.fakeclock import settle
 from k8ssnap.runtime.queue import WorkQueue
+from k8ssnap.testing.fakeclock import settle
 
 
 async def drain(queue: WorkQueue[str]) -> list[str]:

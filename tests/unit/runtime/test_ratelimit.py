@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from k8ssnap.runtime.fakeclock import FakeClock
 from k8ssnap.runtime.ratelimit import (
     BucketRateLimiter,
     ItemExponentialFailureRateLimiter,
     MaxOfRateLimiter,
     default_controller_rate_limiter,
 )
+from k8ssnap.testing.fakeclock import FakeClock
 
 
 def test_exponential_sequence_is_5_10_20_40_80_ms() -> None:

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from k8ssnap import errors
-from k8ssnap.runtime.fakeclock import FakeClock
-from k8ssnap.runtime.fakesource import FakeListWatcher, ListCall, WatchCall, obj
 from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.source import ListPage, WatchEvent
+from k8ssnap.testing.fakeclock import FakeClock
+from k8ssnap.testing.fakesource import FakeListWatcher, ListCall, WatchCall, obj
 
 Event = tuple[str, ...]
 
