@@ -5,7 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from k8ssnap.kube.itemsplit import MalformedPage, split_page
+from k8ssnap import errors
+from k8ssnap.domain.paths import ApiResource
+from k8ssnap.kube.itemsplit import MalformedPage, RawItem, split_page
+from k8ssnap.snapshot import engine
 
 
 def _split(raw: bytes) -> list[tuple[str, str, bytes]]:
@@ -75,3 +78,24 @@ def test_fault_unknown_and_odd_fields_pass_through_untouched() -> None:
     item = b'{"metadata":{"name":"a","labels":{"\\u00e9":"\\ud83d\\ude00"}},"x":[1e400,-0.0,null,true]}'
     [(_, _, body)] = _split(b'{"items":[' + item + b"]}")
     assert body == b'{"apiVersion":"v1","kind":"ConfigMap",' + item[1:]  # skipped, never re-encoded
+
+
+_NAMESPACES = ApiResource(group="", version="v1", resource="namespaces", kind="Namespace", namespaced=False)
+_CONFIGMAPS = ApiResource(group="", version="v1", resource="configmaps", kind="ConfigMap", namespaced=True)
+
+
+@pytest.mark.parametrize(
+    ("resource", "name", "namespace"),
+    [
+        (_NAMESPACES, "a", "kube-system"),  # a namespace on a cluster-scoped object
+        (_CONFIGMAPS, "a", ""),  # a namespaced object without one
+        (_CONFIGMAPS, "a/../../secrets/s", "ns"),  # a name that would make another object's path
+        (_CONFIGMAPS, "..", "ns"),
+    ],
+)
+def test_fault_item_that_cannot_make_its_path_fails_the_snapshot(
+    resource: ApiResource, name: str, namespace: str
+) -> None:
+    item = RawItem(name=name, namespace=namespace, body=b"{}")
+    with pytest.raises(errors.PermanentError, match="cannot archive an object"):
+        engine._batch(resource, [item])
