@@ -9,6 +9,9 @@ wall time, this process's CPU time and the archive size. Variants:
 * ``l1`` -- ``--gzip-level=1``;
 * ``id`` -- asks the API server for uncompressed answers (``Accept-Encoding: identity``);
 * ``id+l1`` -- both;
+* ``floor`` -- the list floor (``bench.lister``: the snapshot's resources listed by a
+  minimal client, 5 at a time, bodies discarded), so the snapshot's ratio to the floor
+  comes from the same run; its archive size is 0;
 * ``old`` -- the same engine from another source tree (``--old-tree``: an
   export of the commit to compare with, ``git archive REV | tar -x -C DIR``),
   run as a subprocess of its own ``python -m bench.snapshot_ab ... base``; its
@@ -36,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import creator
+from bench import creator, lister
 from bench.environment import s3_settings
 from bench.population import Population
 from bench.rawclient import RawClient
@@ -47,7 +50,7 @@ from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store.s3 import S3Store
 from k8ssnap.store.snapshots import SnapshotStore
 
-VARIANTS = ("base", "l1", "id", "id+l1", "old")
+VARIANTS = ("base", "l1", "id", "id+l1", "old", "floor")
 _LINE = re.compile(r"(\d+) objects: wall ([\d.]+) s, CPU ([\d.]+) s, archive ([\d.]+) MB")
 Figures = tuple[int, float, float, float]  # objects, wall s, CPU s, archive MB
 
@@ -79,6 +82,8 @@ async def _run(folder: Path, variants: list[str], *, old_tree: Path | None, fill
                 if old_tree is None:
                     raise SystemExit("variant old needs --old-tree")
                 figures = await asyncio.to_thread(_run_old, old_tree, folder)
+            elif variant == "floor":
+                figures = await _floor(Path(kubeconfig), plain)
             else:
                 engine = SnapshotEngine(slots=asyncio.Semaphore(5), gzip_level=1 if "l1" in variant else 6)
                 kube = identity if "id" in variant else plain
@@ -98,6 +103,14 @@ async def _run(folder: Path, variants: list[str], *, old_tree: Path | None, fill
         await identity.close()
         await store.close()
     _summary(results)
+
+
+async def _floor(kubeconfig: Path, kube: KubeClient) -> Figures:
+    resources = await lister.snapshot_resources(kube)
+    cpu = time.process_time()
+    async with RawClient(kubeconfig, connections=5) as raw:
+        stats = await lister.list_floor(raw, resources, concurrency=5)
+    return stats.objects, stats.seconds, time.process_time() - cpu, 0.0
 
 
 def _run_old(tree: Path, folder: Path) -> Figures:
