@@ -55,6 +55,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=None, help="JSON results (default bench/results/<time>.json)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds one Snapshot or Restore may take")
+    p.add_argument(
+        "--encrypted",
+        action="store_true",
+        help="also take the snapshot age-encrypted right after the plain one, and compare",
+    )
     return p
 
 
@@ -91,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         restore_threads=args.restorethreads,
         workdir=args.workdir.resolve(),
         timeout=args.timeout,
+        encrypted=args.encrypted,
     )
     run = report.Run(
         started=started.isoformat(),

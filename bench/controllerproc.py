@@ -36,6 +36,10 @@ class RssSamples:
 
     points: list[tuple[float, int]] = field(default_factory=list)
 
+    def peak(self, start: float, end: float) -> int:
+        """The highest VmRSS sampled between ``start`` and ``end`` seconds (0 if none)."""
+        return max((rss for at, rss in self.points if start <= at <= end), default=0)
+
     def timeline(self, *, points: int = 400) -> list[tuple[float, float]]:
         """At most ``points`` ``(seconds, MB)`` pairs, keeping each stretch's highest sample."""
         step = max(1, -(-len(self.points) // points))

@@ -33,13 +33,13 @@ class CrRun:
         return str(self.status.get("phase", ""))
 
 
-def snapshot_manifest(name: str) -> dict[str, Any]:
-    """A Snapshot of the controller's own cluster (no kubeconfig: cluster a)."""
+def snapshot_manifest(name: str, *, store: str = OBJECTSTORE) -> dict[str, Any]:
+    """A Snapshot of the controller's own cluster (no kubeconfig: cluster a) into ``store``."""
     return {
         "apiVersion": f"{constants.GROUP}/{constants.VERSION}",
         "kind": "Snapshot",
         "metadata": {"name": name, "namespace": CONTROLLER_NS},
-        "spec": {"clusterName": "bench-a", "objectstoreConfig": OBJECTSTORE},
+        "spec": {"clusterName": "bench-a", "objectstoreConfig": store},
     }
 
 

@@ -10,7 +10,8 @@ binaries and flags), so a and b differ only in what they hold.
 :func:`install_controller` puts into cluster a what the controller needs,
 as ``tests/conftest.py``'s ``controller_setup`` does: the CRDs, the
 ``k8s-snap`` namespace, a bucket, the credentials Secret and an
-ObjectstoreConfig.
+ObjectstoreConfig (and a second one, ``bench-age``, that encrypts to a throwaway
+age recipient).
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from typing import Any
 
 from k8ssnap.devenv import build, env, process
 from k8ssnap.devenv.cluster import ClusterInfo, ClusterProcesses, start_cluster
+from k8ssnap.store import age
 from k8ssnap.store.s3 import S3Settings, S3Store
 
 CONTROLLER_NS = "k8s-snap"
 BUCKET = "bench"
 OBJECTSTORE = "bench"
+OBJECTSTORE_AGE = "bench-age"
+"""The same bucket, with age encryption on (``--encrypted``)."""
 CREDENTIALS = "bench-s3-credentials"
+RECIPIENTS = "bench-age-recipients"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -120,5 +125,15 @@ async def install_controller(info: env.EnvironmentInfo) -> None:
             "forcePathStyle": True,
         },
     }
-    for obj in (secret, config):
+    _, recipient = age.generate()  # the identity is thrown away: nothing is restored from it
+    recipients: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": RECIPIENTS, "namespace": CONTROLLER_NS},
+        "stringData": {"recipients": recipient + "\n"},
+    }
+    sealed = json.loads(json.dumps(config))
+    sealed["metadata"]["name"] = OBJECTSTORE_AGE
+    sealed["spec"]["encryption"] = {"recipientsSecret": {"name": RECIPIENTS}}
+    for obj in (secret, config, recipients, sealed):
         kubectl(info, "apply", "-f", "-", stdin=json.dumps(obj))

@@ -66,6 +66,8 @@ class ScaleResult:
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     load_average: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    encrypted: dict[str, float] = field(default_factory=dict)
+    """``--encrypted``: the age-encrypted snapshot's figures beside the plain one's."""
 
     @property
     def snapshot_ratio(self) -> float:
@@ -166,6 +168,14 @@ def table(run: Run) -> str:
             [scale, "list floor", *_cells(r.list_floor), "1.00", cpu.get("list_floor", ""), "", ""],
             [scale, "k8ssnap snapshot", *_cells(r.snapshot), f"{r.snapshot_ratio:.2f}",
              cpu.get("snapshot", ""), f"{r.rss_peak_snapshot / MB:.0f}", f"{r.archive_bytes / MB:.1f}"],
+        ]  # fmt: skip
+        if r.encrypted:
+            e = r.encrypted
+            sealed = Measure(r.snapshot.objects, e["seconds"])
+            rows.append([scale, "k8ssnap snapshot, age", *_cells(sealed),
+                         f"{ratio(sealed, r.list_floor):.2f}", f"{e['cpu_seconds']:.1f}",
+                         f"{e['peak_rss_mb']:.0f} (window)", f"{e['archive_bytes'] / MB:.1f}"])  # fmt: skip
+        rows += [
             [scale, "create floor", *_cells(r.create_floor), "1.00", cpu.get("create_floor", ""), "", ""],
             [scale, "k8ssnap restore", *_cells(r.restore), f"{r.restore_ratio:.2f}", cpu.get("restore", ""),
              f"{r.rss_peak / MB:.0f}", ""],
@@ -177,6 +187,15 @@ def table(run: Run) -> str:
     for target, met, evidence in run.verdicts():
         mark = "not measured" if met is None else ("met" if met else "MISSED")
         lines.append(f"- {target}: {mark} ({evidence})")
+    for r in run.results:
+        if r.encrypted:
+            e = r.encrypted
+            lines.append(
+                f"- x{r.scale} age encryption: time x{e['time_ratio']:.2f}, "
+                f"CPU {e['cpu_seconds']:.1f} s vs {e['plain_cpu_seconds']:.1f} s, "
+                f"peak RSS in the snapshot's window {e['peak_rss_mb']:.0f} MB "
+                f"vs {e['plain_peak_rss_mb']:.0f} MB (x{e['rss_ratio']:.2f})"
+            )
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ wall time, this process's CPU time and the archive size. Variants:
 * ``l1`` -- ``--gzip-level=1``;
 * ``id`` -- asks the API server for uncompressed answers (``Accept-Encoding: identity``);
 * ``id+l1`` -- both;
+* ``age`` -- ``base``, encrypted with age to a throwaway recipient (docs/encryption.md);
 * ``floor`` -- the list floor (``bench.lister``: the snapshot's resources listed by a
   minimal client, 5 at a time, bodies discarded), so the snapshot's ratio to the floor
   comes from the same run; its archive size is 0;
@@ -20,7 +21,8 @@ wall time, this process's CPU time and the archive size. Variants:
 ``--fill N`` first creates the benchmark's population of N objects in cluster a
 (``bench.population``; the cluster then holds about 1.43 x N objects). At the
 end it prints each variant's median wall and CPU time and their ratios to the
-first variant's.
+first variant's. The in-process variants also report their peak RSS above this
+process's RSS before they started (VmRSS sampled every 20 ms).
 
 Fill the cluster first with whatever population is of interest; the figures
 in docs/performance.md came from 25,000 ConfigMaps in 100 namespaces. It
@@ -47,10 +49,11 @@ from k8ssnap.archive.index import RecordedSpec
 from k8ssnap.devenv import env
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
+from k8ssnap.store import age
 from k8ssnap.store.s3 import S3Store
 from k8ssnap.store.snapshots import SnapshotStore
 
-VARIANTS = ("base", "l1", "id", "id+l1", "old", "floor")
+VARIANTS = ("base", "l1", "id", "id+l1", "age", "old", "floor")
 _LINE = re.compile(r"(\d+) objects: wall ([\d.]+) s, CPU ([\d.]+) s, archive ([\d.]+) MB")
 Figures = tuple[int, float, float, float]  # objects, wall s, CPU s, archive MB
 
@@ -75,6 +78,7 @@ async def _run(folder: Path, variants: list[str], *, old_tree: Path | None, fill
     identity = await _IdentityClient.from_kubeconfig_file(kubeconfig)
     store = await S3Store.open(s3_settings(info, bucket=info.s3.bucket))
     spec = RecordedSpec(cluster_name="a", ttl=None, available_until=None, objectstore_config="")
+    recipients = age.Recipients.parse(age.generate()[1], what="throwaway")
     results: dict[str, list[Figures]] = {}
     try:
         for number, variant in enumerate(variants):
@@ -87,10 +91,22 @@ async def _run(folder: Path, variants: list[str], *, old_tree: Path | None, fill
             else:
                 engine = SnapshotEngine(slots=asyncio.Semaphore(5), gzip_level=1 if "l1" in variant else 6)
                 kube = identity if "id" in variant else plain
-                job = SnapshotJob(name=f"ab-new-{number}", cluster_name="a", spec=spec)
+                job = SnapshotJob(
+                    name=f"ab-new-{number}",
+                    cluster_name="a",
+                    spec=spec,
+                    recipients=recipients if variant == "age" else None,
+                )
+                before = _rss()
+                sampler = asyncio.create_task(_peak_rss())
                 wall, cpu = time.perf_counter(), time.process_time()
                 outcome = await engine.run(job, kube=kube, store=SnapshotStore(store))
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                sampler.cancel()
+                peak = max(_PEAK[0], _rss())
+                print(
+                    f"{variant:6s} peak RSS {peak / 1e6:.0f} MB (+{(peak - before) / 1e6:.0f} MB)", flush=True
+                )
                 figures = (outcome.index.total, wall, cpu, outcome.stored.size / 1e6)
             results.setdefault(variant, []).append(figures)
             objects, wall, cpu, size = figures
@@ -103,6 +119,24 @@ async def _run(folder: Path, variants: list[str], *, old_tree: Path | None, fill
         await identity.close()
         await store.close()
     _summary(results)
+
+
+_PEAK = [0]
+
+
+def _rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def _peak_rss() -> None:
+    """Keep the highest VmRSS in ``_PEAK`` (the loop samples between the engine's steps)."""
+    _PEAK[0] = 0
+    while True:
+        _PEAK[0] = max(_PEAK[0], _rss())
+        await asyncio.sleep(0.02)
 
 
 async def _floor(kubeconfig: Path, kube: KubeClient) -> Figures:

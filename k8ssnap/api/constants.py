@@ -1,7 +1,8 @@
 """Names and fixed values of k8ssnap's custom-resource API.
 
 The API is k8s-snap's, unchanged: group ``clustersnapshot.rywt.io``,
-version ``v1alpha1``, four namespaced kinds living in the controller's
+version ``v1alpha1``, five namespaced kinds (k8s-snap's four and
+SnapshotSchedule) living in the controller's
 namespace. Everything another package needs to address a resource or to
 recognise a phase is here, so the strings exist exactly once.
 ``artifacts/crd.yaml`` repeats some of them; a unit test keeps the two equal.
@@ -27,6 +28,10 @@ CATEGORY: Final = "k8ssnap"
 FINALIZER: Final = "clustersnapshot.rywt.io/archive"
 RECREATED: Final = f"{GROUP}/recreated-from-bucket"
 """Annotation of a Snapshot that housekeeping recreated from its archive in the bucket."""
+SCHEDULE_LABEL: Final = f"{GROUP}/schedule"
+"""Label of a Snapshot a SnapshotSchedule made; its value is the schedule's name."""
+SCHEDULED_AT: Final = f"{GROUP}/scheduled-at"
+"""Annotation of a scheduled Snapshot: the scheduled time it was made for (RFC 3339)."""
 ATTEMPTS: Final = f"{GROUP}/attempts"
 """Annotation of a Snapshot or Restore found InProgress: how many attempts at its work
 were started (see :mod:`k8ssnap.controllers.attempts`)."""
@@ -72,7 +77,13 @@ RESTORE_PREFERENCE: Final = ResourceKind(
     singular="restorepreference",
     short_names=("rpref",),
 )
-KINDS: Final = (SNAPSHOT, RESTORE, OBJECTSTORE_CONFIG, RESTORE_PREFERENCE)
+SNAPSHOT_SCHEDULE: Final = ResourceKind(
+    kind="SnapshotSchedule",
+    plural="snapshotschedules",
+    singular="snapshotschedule",
+    short_names=("ssched",),
+)
+KINDS: Final = (SNAPSHOT, RESTORE, OBJECTSTORE_CONFIG, RESTORE_PREFERENCE, SNAPSHOT_SCHEDULE)
 
 # --- phases ---------------------------------------------------------------
 

@@ -9,8 +9,9 @@ readers at the bottom turn raw JSON into these values and raise
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from k8ssnap.api import _fields, _time
@@ -68,6 +69,7 @@ class Resource:
     creation_timestamp: datetime | None = None
     deletion_timestamp: datetime | None = None
     finalizers: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def deleting(self) -> bool:
@@ -99,7 +101,16 @@ def metadata_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
             meta.get("deletionTimestamp"), field="metadata.deletionTimestamp"
         ),
         "finalizers": _fields.strings(meta, "finalizers", field="metadata.finalizers") or (),
+        "labels": _labels(meta),
     }
+
+
+def _labels(meta: Mapping[str, Any]) -> Mapping[str, str]:
+    labels = _fields.mapping(meta.get("labels"), field="metadata.labels")
+    for key, value in labels.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"metadata.labels[{key!r}] must be a string, not {_fields.describe(value)}")
+    return MappingProxyType(dict(labels))
 
 
 def secret_key_ref(value: object, *, field: str, default_key: str) -> SecretKeyRef:

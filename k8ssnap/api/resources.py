@@ -15,6 +15,8 @@ Compatibility with k8s-snap's objects, which Go wrote:
   type) or ``spec.backupName`` (k8s-snap's README); both are accepted.
 * A Restore's ``spec.objectstoreConfig`` is accepted and kept; k8s-snap
   ignored it and used the Snapshot's store.
+* k8ssnap's addition: a Restore may set ``spec.latest`` (a schedule or a
+  clusterName, and an optional ``maxAge``) instead of a snapshot name.
 
 Durations (``ttl``) stay Go duration strings, checked against
 :data:`~k8ssnap.api.constants.DURATION_PATTERN`; turning them into time is the
@@ -32,14 +34,16 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from k8ssnap.api import _fields, meta
+from k8ssnap.api import _fields, encryption, meta
 from k8ssnap.api.constants import DEFAULT_CA_BUNDLE_KEY, RESTORE_OPTIONS, Phase, StorePhase
+from k8ssnap.api.encryption import EncryptionSpec, ServerSideEncryption
 from k8ssnap.api.meta import KubeconfigRef, Resource, SecretKeyRef
 from k8ssnap.errors import ConfigError
 
 __all__ = [
     "PREFERENCE_LIST_FIELDS",
     "KubeconfigRef",
+    "LatestSelector",
     "ObjectstoreConfig",
     "ObjectstoreConfigSpec",
     "ObjectstoreConfigStatus",
@@ -70,6 +74,8 @@ class SnapshotSpec:
     #: Go duration string; None: k8s-snap's default (720h). Ignored if available_until.
     ttl: str | None = None
     available_until: datetime | None = None
+    #: ``recipients_secret`` overrides the ObjectstoreConfig's.
+    encryption: EncryptionSpec = field(default_factory=EncryptionSpec)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +114,7 @@ def parse_snapshot(obj: Mapping[str, Any]) -> Snapshot:
             objectstore_config=_fields.string(spec, "objectstoreConfig", field="spec.objectstoreConfig"),
             ttl=_fields.duration(spec, "ttl", field="spec.ttl"),
             available_until=_fields.timestamp(spec, "availableUntil", field="spec.availableUntil"),
+            encryption=encryption.encryption(spec, allow=("recipientsSecret",)),
         ),
         status=SnapshotStatus(
             phase=_fields.phase(status),
@@ -135,10 +142,22 @@ def parse_snapshot(obj: Mapping[str, Any]) -> Snapshot:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LatestSelector:
+    """``spec.latest`` of a Restore: the newest Completed snapshot of a schedule or a cluster."""
+
+    schedule: str | None = None
+    cluster_name: str | None = None
+    #: Go duration; the newest may be at most this old (from when it was taken).
+    max_age: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RestoreSpec:
     cluster_name: str = ""
-    #: The Snapshot to restore, from spec.snapshotName or spec.backupName.
+    #: The Snapshot to restore, from spec.snapshotName or spec.backupName; "" with ``latest``.
     snapshot_name: str
+    #: Instead of a name: restore the newest Completed snapshot this selects.
+    latest: LatestSelector | None = None
     restore_preference_name: str | None = None
     kubeconfig: KubeconfigRef = field(default_factory=KubeconfigRef)
     #: Accepted for k8s-snap's manifests; the Snapshot's own store is what counts.
@@ -146,6 +165,8 @@ class RestoreSpec:
     #: Go duration string; None: k8s-snap's default (168h). Ignored if available_until.
     ttl: str | None = None
     available_until: datetime | None = None
+    #: ``identity_secret`` overrides the ObjectstoreConfig's.
+    encryption: EncryptionSpec = field(default_factory=EncryptionSpec)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,6 +179,8 @@ class RestoreStatus:
 
     phase: Phase = ""
     reason: str = ""
+    #: The Snapshot restored (chosen by ``spec.latest``, or as named); "" before it is known.
+    snapshot_name: str = ""
     excluded: tuple[str, ...] = ()
     created: tuple[str, ...] = ()
     updated: tuple[str, ...] = ()
@@ -194,11 +217,13 @@ def parse_restore(obj: Mapping[str, Any]) -> Restore:
     preserve_until = _fields.timestamp(
         status, "preserveUntil", field="status.preserveUntil"
     ) or _fields.timestamp(status, "availableUntil", field="status.availableUntil")
+    latest = _latest(spec)
     return Restore(
         **meta.metadata_fields(obj),
         spec=RestoreSpec(
             cluster_name=_fields.string(spec, "clusterName", field="spec.clusterName") or "",
-            snapshot_name=_snapshot_name(spec),
+            snapshot_name=_snapshot_name(spec, latest=latest is not None),
+            latest=latest,
             restore_preference_name=_fields.string(
                 spec, "restorePreferenceName", field="spec.restorePreferenceName"
             ),
@@ -206,10 +231,12 @@ def parse_restore(obj: Mapping[str, Any]) -> Restore:
             objectstore_config=_fields.string(spec, "objectstoreConfig", field="spec.objectstoreConfig"),
             ttl=_fields.duration(spec, "ttl", field="spec.ttl"),
             available_until=_fields.timestamp(spec, "availableUntil", field="spec.availableUntil"),
+            encryption=encryption.encryption(spec, allow=("identitySecret",)),
         ),
         status=RestoreStatus(
             phase=_fields.phase(status),
             reason=_fields.string(status, "reason", field="status.reason") or "",
+            snapshot_name=_fields.string(status, "snapshotName", field="status.snapshotName") or "",
             excluded=lists["excluded"],
             created=lists["created"],
             updated=lists["updated"],
@@ -257,6 +284,8 @@ class ObjectstoreConfigSpec:
     ca_bundle: SecretKeyRef | None = None
     #: Key prefix inside the bucket, without leading or trailing "/"; "" for none.
     prefix: str = ""
+    encryption: EncryptionSpec = field(default_factory=EncryptionSpec)
+    server_side_encryption: ServerSideEncryption | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -298,6 +327,8 @@ def parse_objectstore_config(obj: Mapping[str, Any]) -> ObjectstoreConfig:
             if raw_ca is None
             else meta.secret_key_ref(raw_ca, field="spec.caBundleSecret", default_key=DEFAULT_CA_BUNDLE_KEY),
             prefix=_prefix(spec),
+            encryption=encryption.encryption(spec, allow=("recipientsSecret", "identitySecret")),
+            server_side_encryption=encryption.server_side_encryption(spec),
         ),
         status=ObjectstoreConfigStatus(
             phase=_fields.store_phase(status),
@@ -353,7 +384,7 @@ def parse_restore_preference(obj: Mapping[str, Any]) -> RestorePreference:
 # --- helpers --------------------------------------------------------------
 
 
-def _snapshot_name(spec: Mapping[str, Any]) -> str:
+def _snapshot_name(spec: Mapping[str, Any], *, latest: bool) -> str:
     snapshot = _fields.string(spec, "snapshotName", field="spec.snapshotName")
     backup = _fields.string(spec, "backupName", field="spec.backupName")
     if snapshot is not None and backup is not None and snapshot != backup:
@@ -362,12 +393,34 @@ def _snapshot_name(spec: Mapping[str, Any]) -> str:
             " different snapshots; set only one of them"
         )
     name = snapshot or backup
+    if latest:
+        if name is not None:
+            raise ConfigError(
+                "spec.latest and a snapshot name (spec.snapshotName or spec.backupName) are both"
+                " set; name the snapshot or ask for the latest, not both"
+            )
+        return ""
     if name is None:
         raise ConfigError(
             "no snapshot to restore: set spec.snapshotName (or spec.backupName,"
-            " as k8s-snap's README calls it) to the name of a Snapshot"
+            " as k8s-snap's README calls it) to the name of a Snapshot,"
+            " or spec.latest to restore the newest of a schedule or cluster"
         )
     return name
+
+
+def _latest(spec: Mapping[str, Any]) -> LatestSelector | None:
+    if spec.get("latest") is None:
+        return None
+    raw = _fields.mapping(spec.get("latest"), field="spec.latest")
+    selector = LatestSelector(
+        schedule=_fields.string(raw, "schedule", field="spec.latest.schedule"),
+        cluster_name=_fields.string(raw, "clusterName", field="spec.latest.clusterName"),
+        max_age=_fields.duration(raw, "maxAge", field="spec.latest.maxAge"),
+    )
+    if (selector.schedule is None) == (selector.cluster_name is None):
+        raise ConfigError("spec.latest takes exactly one of schedule and clusterName")
+    return selector
 
 
 def _endpoint_url(endpoint: str | None, *, insecure: bool | None) -> str | None:

@@ -178,8 +178,11 @@ class RestoreOutcome:
 
 
 def restore_status_json(status: RestoreStatus) -> RawRestoreStatus:
-    """``status`` as the JSON the CRD stores, every field present."""
-    return {
+    """``status`` as the JSON the CRD stores, every field present.
+
+    ``snapshotName`` (k8ssnap's addition: the snapshot restored) is present once known.
+    """
+    body: RawRestoreStatus = {
         "phase": status.phase,
         "reason": status.reason,
         "excluded": _list_or_null(status.excluded),
@@ -199,6 +202,9 @@ def restore_status_json(status: RestoreStatus) -> RawRestoreStatus:
         "preserveUntil": format_optional(status.preserve_until),
         "observedGeneration": status.observed_generation,
     }
+    if status.snapshot_name:
+        body["snapshotName"] = status.snapshot_name
+    return body
 
 
 def restore_in_queue(
@@ -219,11 +225,13 @@ def restore_in_progress(
     num_snapshot_contents: int = 0,
     preserve_until: datetime | None = None,
     observed_generation: int = 0,
+    snapshot_name: str = "",
 ) -> RawRestoreStatus:
-    """A worker is restoring a snapshot of ``num_snapshot_contents`` objects."""
+    """A worker is restoring ``snapshot_name``, a snapshot of ``num_snapshot_contents`` objects."""
     return restore_status_json(
         RestoreStatus(
             phase=PHASE_IN_PROGRESS,
+            snapshot_name=snapshot_name,
             num_snapshot_contents=_non_negative(num_snapshot_contents, "num_snapshot_contents"),
             preserve_until=preserve_until,
             observed_generation=observed_generation,
@@ -238,12 +246,14 @@ def restore_completed(
     timestamp: datetime,
     preserve_until: datetime,
     observed_generation: int = 0,
+    snapshot_name: str = "",
 ) -> RawRestoreStatus:
-    """Every object was tried; ``outcome.failed`` may still list some."""
+    """Every object of ``snapshot_name`` was tried; ``outcome.failed`` may still list some."""
     return restore_status_json(
         _with_outcome(
             RestoreStatus(
                 phase=PHASE_COMPLETED,
+                snapshot_name=snapshot_name,
                 restore_resource_version=resource_version,
                 restore_timestamp=timestamp,
                 preserve_until=preserve_until,
@@ -260,10 +270,12 @@ def restore_failed(
     outcome: RestoreOutcome | None = None,
     preserve_until: datetime | None = None,
     observed_generation: int = 0,
+    snapshot_name: str = "",
 ) -> RawRestoreStatus:
     """The restore stopped for ``reason``; ``outcome`` keeps what was done."""
     status = RestoreStatus(
         phase=PHASE_FAILED,
+        snapshot_name=snapshot_name,
         reason=_reason(reason),
         preserve_until=preserve_until,
         observed_generation=observed_generation,

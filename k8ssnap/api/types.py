@@ -72,10 +72,17 @@ class RawSnapshotStatus(TypedDict, total=False):
 # --- Restore --------------------------------------------------------------
 
 
+class RawLatestSelector(TypedDict, total=False):
+    schedule: str
+    clusterName: str
+    maxAge: str
+
+
 class RawRestoreSpec(TypedDict, total=False):
     clusterName: str
     snapshotName: str
     backupName: str
+    latest: RawLatestSelector
     restorePreferenceName: str
     kubeconfig: str
     kubeconfigSecret: RawSecretKeyRef
@@ -105,6 +112,7 @@ class RawRestoreStatus(TypedDict, total=False):
     preserveUntil: str | None
     # k8ssnap's additions
     observedGeneration: int
+    snapshotName: str
     # written by k8s-snap v0.5 (its Go type names preserveUntil so); read, never written
     availableUntil: str | None
     ttl: str

@@ -8,6 +8,11 @@
     k8ssnap diff SNAPSHOT [--namespace NS]        the snapshot against the live cluster
     k8ssnap snapshot NAME [--output FILE.tgz]     take one, without the controller
     k8ssnap restore NAME [--preference FILE]      restore one, without the controller
+    k8ssnap keygen [-o FILE]                      a new age identity and recipient
+
+Encrypted snapshots (docs/encryption.md) are listed without a key; ``show``,
+``get``, ``diff`` and ``restore`` read them with ``--identity FILE``, and
+``snapshot --recipient age1...`` writes one.
 
 The bucket comes from ``--endpoint --bucket --region --prefix --insecure``
 and the keys from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (or
@@ -39,6 +44,7 @@ from k8ssnap.app import cli_args, cli_format
 from k8ssnap.app.cli_args import UsageError
 from k8ssnap.app.cli_bucket import get, list_snapshots, show
 from k8ssnap.app.cli_cluster import DiffOptions, RunOptions, diff, restore, snapshot
+from k8ssnap.app.cli_keygen import keygen
 from k8ssnap.app.cli_source import LOCAL, Console, SourceOptions, backoff, connect, open_source
 from k8ssnap.domain.preference import Preference
 
@@ -61,24 +67,27 @@ def parser() -> argparse.ArgumentParser:
     common = cli_args.common_options()
     store = cli_args.store_options()
     kube = cli_args.kube_options()
+    identity = cli_args.identity_options()
 
     def add(name: str, run: Command, text: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text, parents=[common, *parents])
         sub.set_defaults(run=run, parser=sub)
         return sub
 
-    add("list", _list, "List the snapshots in the bucket.", store)
-    show = add("show", _show, "Count a snapshot's objects by namespace and kind, checking it.", store)
+    add("list", _list, "List the snapshots in the bucket.", store, identity)
+    show = add(
+        "show", _show, "Count a snapshot's objects by namespace and kind, checking it.", store, identity
+    )
     cli_args.snapshot_or_file(show)
     show.add_argument("--by", choices=(cli_format.BY_NAMESPACE, cli_format.BY_KIND), default=None,
                       help="count per namespace or per kind only (default: both)")  # fmt: skip
-    get = add("get", _get, "Print one object of a snapshot, without restoring anything.", store)
+    get = add("get", _get, "Print one object of a snapshot, without restoring anything.", store, identity)
     cli_args.snapshot_or_file(get)
     get.add_argument("path", metavar="PATH", help="API path, e.g. /api/v1/namespaces/default/configmaps/x")
     get.add_argument("-o", "--format", choices=("yaml", "json"), default="yaml", dest="output_format")
     get.add_argument("--restored", action="store_true",
                      help="print it as a restore would create it (server-set fields removed)")  # fmt: skip
-    diff = add("diff", _diff, "Compare a snapshot with the live cluster.", store, kube)
+    diff = add("diff", _diff, "Compare a snapshot with the live cluster.", store, kube, identity)
     diff.epilog = (
         "Objects are compared as a restore would create them: server-set fields and status are "
         "ignored. Objects the cluster rewrites by itself (Leases, Endpoints) show as changed; "
@@ -95,12 +104,17 @@ def parser() -> argparse.ArgumentParser:
     snap.add_argument("--output", type=Path, metavar="FILE.tgz",
                       help="write the archive (and FILE.tgz.record.json) here instead of to S3")  # fmt: skip
     snap.add_argument("--overwrite", action="store_true", help="replace a snapshot of the same name")
-    rst = add("restore", _restore, "Restore a snapshot now, without the controller.", store, kube)
+    snap.add_argument("--recipient", action="append", metavar="age1...",
+                      help="encrypt the archive to this age public key (repeat for several)")  # fmt: skip
+    rst = add("restore", _restore, "Restore a snapshot now, without the controller.", store, kube, identity)
     cli_args.snapshot_or_file(rst)
     rst.add_argument("--preference", type=Path, metavar="FILE",
                      help="a RestorePreference manifest (or its spec) choosing what to restore")  # fmt: skip
     rst.add_argument("--overwrite-existing", action="store_true",
                      help="replace objects that already exist (default: leave them)")  # fmt: skip
+    keys = add("keygen", _keygen, "Make a new age identity (secret key) and print its recipient.")
+    keys.add_argument("-o", "--output", type=Path, metavar="FILE",
+                      help="write the identity to FILE (mode 0600) instead of stdout")  # fmt: skip
     return root
 
 
@@ -136,7 +150,14 @@ async def _diff(ns: argparse.Namespace, console: Console) -> int:
         return await diff(source, _name(ns), kube=kube, options=options, run=_run(ns), console=console)
 
 
+async def _keygen(ns: argparse.Namespace, console: Console) -> int:
+    return keygen(ns.output, console)
+
+
 async def _snapshot(ns: argparse.Namespace, console: Console) -> int:
+    recipients = cli_args.recipients(ns.recipient)
+    if recipients is not None and ns.output and not ns.output.name.endswith(".age"):
+        console.warn(f"{ns.output} will hold an age-encrypted archive; a name ending in .tgz.age says so")
     kubeconfig = cli_args.kubeconfig(ns.kubeconfig, os.environ)
     cluster_name = ns.cluster_name or cli_args.cluster_name(kubeconfig)
     options = SourceOptions(file=ns.output) if ns.output else _source(ns)
@@ -149,6 +170,7 @@ async def _snapshot(ns: argparse.Namespace, console: Console) -> int:
             overwrite=ns.overwrite,
             run=_run(ns),
             console=console,
+            recipients=recipients,
         )
 
 
@@ -168,10 +190,13 @@ async def _restore(ns: argparse.Namespace, console: Console) -> int:
 
 
 def _source(ns: argparse.Namespace) -> SourceOptions:
+    identity = getattr(ns, "identity", None)
     if getattr(ns, "file", None):
-        return SourceOptions(file=ns.file, retry_seconds=ns.retry_seconds)
+        return SourceOptions(file=ns.file, retry_seconds=ns.retry_seconds, identity_file=identity)
     settings, prefix = cli_args.s3_settings(ns, os.environ)
-    return SourceOptions(settings=settings, prefix=prefix, retry_seconds=ns.retry_seconds)
+    return SourceOptions(
+        settings=settings, prefix=prefix, retry_seconds=ns.retry_seconds, identity_file=identity
+    )
 
 
 def _name(ns: argparse.Namespace) -> str:

@@ -21,6 +21,7 @@ from k8ssnap.api.resources import parse_restore_preference
 from k8ssnap.archive.layout import check_snapshot_name
 from k8ssnap.domain.paths import parse_path
 from k8ssnap.domain.preference import Preference
+from k8ssnap.store.age import Recipients
 from k8ssnap.store.s3 import S3Settings
 
 ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
@@ -64,6 +65,21 @@ def store_options() -> argparse.ArgumentParser:
     g.add_argument("--insecure", action="store_true",
                    help="plain http for an endpoint without scheme, and no TLS verification")  # fmt: skip
     return p
+
+
+def identity_options() -> argparse.ArgumentParser:
+    """The age identities that open encrypted snapshots (docs/encryption.md)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--identity", type=Path, metavar="FILE",
+                   help="age identity file (AGE-SECRET-KEY-1... lines) for encrypted snapshots")  # fmt: skip
+    return p
+
+
+def recipients(keys: list[str] | None) -> Recipients | None:
+    """``--recipient`` values as age recipients; None without any."""
+    if not keys:
+        return None
+    return Recipients.parse("\n".join(keys), what="--recipient")
 
 
 def kube_options() -> argparse.ArgumentParser:

@@ -49,6 +49,7 @@ async def list_snapshots(source: Source, console: Console) -> int:
             time=index.snapshot_timestamp,
             objects=index.total,
             cluster=index.cluster_name,
+            schedule=record.spec.schedule,
         )
 
     rows = await asyncio.gather(*(row(name, archive) for name, archive in archives.items()))

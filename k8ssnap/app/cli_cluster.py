@@ -42,6 +42,7 @@ from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
+from k8ssnap.store import age
 
 _PAGE = 500
 
@@ -63,20 +64,23 @@ async def snapshot(
     overwrite: bool,
     run: RunOptions,
     console: Console,
+    recipients: age.Recipients | None = None,
 ) -> int:
-    """Take a snapshot of the cluster into the source, as the controller would."""
+    """Take a snapshot of the cluster into the source as the controller would, encrypted to ``recipients``."""
     await source.store.check()
     if not overwrite:
-        try:
-            await source.store.archive(name)
-        except errors.ArchiveMissing:
-            pass
-        else:
+        for encrypted in (False, True):
+            try:
+                await source.store.archive(name, encrypted=encrypted)
+            except errors.ArchiveMissing:
+                continue
             raise errors.ConfigError(
                 f"snapshot {name!r} already exists at {source.where(name)}; pass --overwrite to replace it"
             )
     spec = RecordedSpec(cluster_name=cluster_name, ttl=None, available_until=None, objectstore_config="")
-    job = SnapshotJob(name=name, cluster_name=cluster_name, spec=spec, backoff=run.backoff)
+    job = SnapshotJob(
+        name=name, cluster_name=cluster_name, spec=spec, backoff=run.backoff, recipients=recipients
+    )
     engine = SnapshotEngine(slots=asyncio.Semaphore(run.concurrency))
     progress = console.progress_line()
     try:
@@ -90,10 +94,12 @@ async def snapshot(
         progress.done()
     for note in outcome.skipped:
         console.warn(note)
+    await source.record(name)  # so that where() names the key written
     console.out.write(
         f"snapshot {name}: {outcome.index.total} objects, {fmt.human_size(outcome.stored.size)}, "
         f"cluster {cluster_name} at resourceVersion {outcome.resource_version}, "
-        f"stored at {source.where(name)}\n"
+        f"stored at {source.where(name)}"
+        f"{'' if recipients is None else f', encrypted to {len(recipients.keys)} age recipient(s)'}\n"
     )
     return 0
 
@@ -113,13 +119,16 @@ async def restore(
     await source.require_archive(key)
     snapshot_name = name or await source.name_of_local()
     record = await source.record(key)
+    decryption = await source.decryption(key)  # before anything is created
+    checked = record is not None and decryption is None
     job = RestoreJob(
         snapshot_name=snapshot_name,
-        expected_sha256=record.sha256 if record is not None else "",
-        expected_size=record.size if record is not None else 0,
+        expected_sha256=record.sha256 if checked and record is not None else "",
+        expected_size=record.size if checked and record is not None else 0,
         preference=preference,
         overwrite_existing=overwrite,
         backoff=run.backoff,
+        decryption=decryption,
     )
     console.info(f"restoring snapshot {snapshot_name} from {source.where(key)} into {kube.host}")
     done = [0]

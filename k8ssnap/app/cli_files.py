@@ -48,7 +48,7 @@ class LocalArchiveStore:
     def _path(self, key: str) -> Path:
         if key.endswith(layout.RECORD_SUFFIX):
             return self.record
-        if key.endswith(layout.ARCHIVE_SUFFIX):
+        if key.endswith((layout.ARCHIVE_SUFFIX, layout.ENCRYPTED_SUFFIX)):
             return self.archive
         raise errors.StorePermanent(f"{key}: a local archive holds only an archive and its record")
 

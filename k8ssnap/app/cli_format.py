@@ -65,24 +65,27 @@ class SnapshotRow:
     time: dt.datetime
     objects: int | None = None
     cluster: str | None = None
+    #: The SnapshotSchedule that made it; "" for none, None without a readable record.
+    schedule: str | None = None
 
 
 def snapshot_table(rows: Iterable[SnapshotRow]) -> str:
     """``k8ssnap list``: oldest first, so the newest is next to the prompt."""
     ordered = sorted(rows, key=lambda r: (r.time, r.name))
     return table(
-        ("NAME", "CLUSTER", "OBJECTS", "SIZE", "TIME"),
+        ("NAME", "CLUSTER", "SCHEDULE", "OBJECTS", "SIZE", "TIME"),
         (
             (
                 r.name,
                 r.cluster or MISSING,
+                r.schedule or MISSING,
                 MISSING if r.objects is None else str(r.objects),
                 human_size(r.size),
                 format_time(r.time),
             )
             for r in ordered
         ),
-        numeric=(2, 3),
+        numeric=(3, 4),
     )
 
 

@@ -7,6 +7,10 @@ name maps to that one file). Commands write their report to the
 :class:`Console`'s ``out``; progress and warnings go to ``err``. Nothing
 here ever prints a credential: S3 settings and kubeconfigs are handed to
 the adapters and never formatted.
+
+An age-encrypted snapshot (docs/encryption.md) is listed from its record
+alone; reading its body needs ``--identity FILE``, parsed once into the
+Source (never printed, never logged).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from k8ssnap.app.cli_progress import Progress
 from k8ssnap.archive.index import StoredRecord
 from k8ssnap.archive.reader import ArchiveReader, Entry, ReadSummary
 from k8ssnap.kube.client import KubeClient
-from k8ssnap.store import s3
+from k8ssnap.store import age, s3
 from k8ssnap.store.s3 import S3Settings
 from k8ssnap.store.snapshots import SnapshotStore
 
@@ -61,6 +65,8 @@ class SourceOptions:
     prefix: str = ""
     file: Path | None = None
     retry_seconds: float = 60.0
+    identity_file: Path | None = None
+    """age identities (``AGE-SECRET-KEY-1...`` lines) for encrypted snapshots."""
 
     @property
     def backoff(self) -> retry.Backoff:
@@ -78,13 +84,19 @@ class Source:
 
     store: SnapshotStore
     local: Path | None
+    identities: age.Identities | None = None
     _records: dict[str, StoredRecord | None] = field(default_factory=dict)
+
+    def encrypted(self, name: str) -> bool:
+        """Whether the archive is age-encrypted (``.tgz.age``), once :meth:`record` has been read."""
+        record = self._records.get(name)
+        return record is not None and record.encryption is not None
 
     def where(self, name: str | None = None) -> str:
         """``s3://bucket/prefix/name.tgz``, or the local file, for messages."""
         if self.local is not None:
             return str(self.local)
-        return self.store.where(name)
+        return self.store.where(name, encrypted=name is not None and self.encrypted(name))
 
     async def record(self, name: str) -> StoredRecord | None:
         """The snapshot's stored record; None if it has none (k8s-snap's archives)."""
@@ -92,10 +104,31 @@ class Source:
             self._records[name] = await self.store.record_if_any(name)
         return self._records[name]
 
+    async def decryption(self, name: str) -> age.Decryption | None:
+        """How to decrypt the snapshot's archive (None: not encrypted); ConfigError without an identity."""
+        record = await self.record(name)
+        if record is None or record.encryption is None:
+            return None
+        recipients = ", ".join(record.encryption.recipients)
+        if self.identities is None:
+            raise errors.ConfigError(
+                f"snapshot {name} is encrypted with age (to {recipients}); pass --identity FILE"
+                " with one of its identities (AGE-SECRET-KEY-1...)"
+            )
+        if not self.identities.opens(record.encryption.recipients):
+            raise errors.ConfigError(
+                f"snapshot {name} is encrypted to {recipients}; the --identity file holds none of their"
+                f" identities (its public keys: {', '.join(self.identities.public)})"
+            )
+        return age.Decryption(
+            identities=self.identities, expected_sha256=record.sha256, expected_size=record.size
+        )
+
     async def require_archive(self, name: str) -> None:
         """A readable error if the snapshot's archive is not there."""
+        await self.record(name)  # an encrypted archive has another key
         try:
-            await self.store.archive(name)
+            await self.store.archive(name, encrypted=self.encrypted(name))
         except errors.ArchiveMissing:
             what = "no archive" if self.local is not None else f"no snapshot {name!r}"
             raise errors.ConfigError(f"{what} at {self.where(name)}") from None
@@ -113,13 +146,18 @@ class Source:
 @contextlib.asynccontextmanager
 async def open_source(options: SourceOptions) -> AsyncIterator[Source]:
     """Open the bucket or the local archive the options name."""
+    identities = None
+    if options.identity_file is not None:
+        text = options.identity_file.read_text(encoding="utf-8")
+        identities = age.Identities.parse(text, what=f"--identity {options.identity_file}")
     if options.file is not None:
-        yield Source(store=SnapshotStore(LocalArchiveStore(options.file)), local=options.file)
+        local = SnapshotStore(LocalArchiveStore(options.file))
+        yield Source(store=local, local=options.file, identities=identities)
         return
     if options.settings is None:
         raise ValueError("no S3 settings and no local file")
     async with s3.opened(options.settings, options.backoff) as bucket:
-        yield Source(store=SnapshotStore(bucket, prefix=options.prefix), local=None)
+        yield Source(store=SnapshotStore(bucket, prefix=options.prefix), local=None, identities=identities)
 
 
 @contextlib.asynccontextmanager
@@ -149,7 +187,10 @@ async def read_archive(
     """
     reader = ArchiveReader()
     count = 0
-    chunks = source.store.download_archive(name)
+    decryption = await source.decryption(name)
+    chunks = source.store.download_archive(name, encrypted=decryption is not None)
+    if decryption is not None:  # checks the stored object against the record itself
+        chunks = age.decrypted(chunks, decryption, what=source.where(name))
     try:
         async for chunk in chunks:
             for entry in reader.feed(chunk):
@@ -164,7 +205,8 @@ async def read_archive(
             progress.done()
     summary = reader.close()
     record = await source.record(name)
-    if record is not None and (record.sha256, record.size) != (summary.sha256, summary.size):
+    plain = record is not None and record.encryption is None
+    if plain and record is not None and (record.sha256, record.size) != (summary.sha256, summary.size):
         raise errors.ArchiveError(
             f"the archive at {source.where(name)} does not match its record "
             f"(sha256 {summary.sha256[:12]}..., {summary.size} bytes; "

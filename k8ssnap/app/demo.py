@@ -7,8 +7,13 @@ creates a small application in namespace ``demo``, starts the controller,
 and then does what a user does: ``kubectl create -f`` a Snapshot of
 cluster a, waits for it, ``kubectl create -f`` a Restore carrying cluster
 b's kubeconfig, waits for it, and prints ``kubectl get snapshots,restores``
-and what arrived in cluster b. The environment stays up afterwards;
-``python -m k8ssnap.devenv down`` stops it.
+and what arrived in cluster b. The archive is encrypted with age
+(docs/encryption.md): the ObjectstoreConfig names a Secret of recipients,
+and the Restore a Secret holding the identity, made by ``k8ssnap keygen``'s
+code for the demo. Then it creates a SnapshotSchedule (``@every 5s``, keep 2),
+lets it run four times, suspends it and prints ``kubectl get
+snapshotschedules,snapshots``: unattended snapshots, the oldest pruned. The
+environment stays up afterwards; ``python -m k8ssnap.devenv down`` stops it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 from k8ssnap.devenv import env, process
 from k8ssnap.devenv.accounts import service_account_kubeconfig
 from k8ssnap.devenv.controller import ControllerProcess
+from k8ssnap.store import age
 
 NS = "k8s-snap"
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,11 +72,17 @@ def _install(a: _Kubectl, info: env.EnvironmentInfo) -> None:
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-s3", "namespace": NS},
         "stringData": {"accesskey": info.s3.access_key, "secretkey": info.s3.secret_key},
     })  # fmt: skip
+    identity, recipient = age.generate()  # a real setup keeps the identity out of this cluster
+    for name, key, text in (("demo-age-recipients", "recipients", recipient),
+                            ("demo-age-identity", "identity", identity)):  # fmt: skip
+        a.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS},
+                 "stringData": {key: text + "\n"}})  # fmt: skip
     a.apply({
         "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "ObjectstoreConfig",
         "metadata": {"name": "demo", "namespace": NS},
         "spec": {"region": info.s3.region, "endpoint": info.s3.endpoint, "bucket": info.s3.bucket,
-                 "cloudCredentialSecret": "demo-s3", "insecure": True, "forcePathStyle": True},
+                 "cloudCredentialSecret": "demo-s3", "insecure": True, "forcePathStyle": True,
+                 "encryption": {"recipientsSecret": {"name": "demo-age-recipients"}}},
     })  # fmt: skip
     a.apply({
         "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "RestorePreference",
@@ -126,12 +138,37 @@ def _wait(a: _Kubectl, kind: str, name: str) -> None:
     raise SystemExit(f"{kind}/{name} did not finish")
 
 
+def _schedule(a: _Kubectl, name: str) -> None:
+    """A SnapshotSchedule of cluster a every 5 s keeping 2; four runs, then suspended.
+
+    The template names no kubeconfig: the controller snapshots its own cluster (a) with
+    the read-all grant of artifacts/namespace-rbac.yaml.
+    """
+    a("create", "-f", "-", stdin=json.dumps({
+        "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "SnapshotSchedule",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"schedule": "@every 5s", "keep": 2,
+                 "template": {"clusterName": "cluster-a", "objectstoreConfig": "demo", "ttl": "1h"}},
+    }))  # fmt: skip
+    runs: set[str] = set()
+    for _ in range(240):
+        last = a("get", "snapshotschedule", name, "-n", NS, "-o", "jsonpath={.status.lastSnapshot}")
+        status = a("get", "snapshotschedule", name, "-n", NS, "-o", "jsonpath={.status.lastStatus}")
+        if last and last not in runs:
+            runs.add(last)
+            print(f"run {len(runs)}: snapshot/{last}")
+        if len(runs) >= 4 and status in ("Completed", "Failed"):
+            break
+        time.sleep(0.5)
+    a("patch", "snapshotschedule", name, "-n", NS, "--type=merge", "-p", '{"spec": {"suspend": true}}')
+
+
 def run(folder: Path) -> int:
     """The whole story; returns the exit code."""
     _say("local environment: clusters a and b, S3")
     info = _environment(folder)
     a, b = _Kubectl(info, "a"), _Kubectl(info, "b")
-    _say("kubectl apply -k artifacts/ on cluster a, then an ObjectstoreConfig and a RestorePreference")
+    _say("kubectl apply -k artifacts/ on cluster a, an age-encrypting ObjectstoreConfig, a preference")
     _install(a, info)
     _say("an application in namespace demo of cluster a")
     _application(a)
@@ -148,12 +185,14 @@ def run(folder: Path) -> int:
                      "kubeconfig": info.clusters["a"].kubeconfig.read_text()},
         }))  # fmt: skip
         _wait(a, "snapshot", snap)
-        _say(f"kubectl create -f restore.yaml  ({restore}: into cluster b, with b's kubeconfig)")
+        print(f"stored as s3://{info.s3.bucket}/{snap}.tgz.age (age; the record beside it is plain)")
+        _say(f"kubectl create -f restore.yaml  ({restore}: into cluster b, b's kubeconfig, the identity)")
         a("create", "-f", "-", stdin=json.dumps({
             "apiVersion": "clustersnapshot.rywt.io/v1alpha1", "kind": "Restore",
             "metadata": {"name": restore, "namespace": NS},
             "spec": {"clusterName": "cluster-b", "backupName": snap, "restorePreferenceName": "demo-only",
-                     "kubeconfig": info.clusters["b"].kubeconfig.read_text()},
+                     "kubeconfig": info.clusters["b"].kubeconfig.read_text(),
+                     "encryption": {"identitySecret": {"name": "demo-age-identity"}}},
         }))  # fmt: skip
         _wait(a, "restore", restore)
         _say("kubectl get snapshots,restores -n k8s-snap  (cluster a)")
@@ -161,6 +200,11 @@ def run(folder: Path) -> int:
         _say("what arrived in cluster b: kubectl get all,configmaps,secrets -n demo")
         print(b("get", "deployments,services,configmaps,secrets", "-n", "demo"))
         print(b("get", "configmap", "settings", "-n", "demo", "-o", "jsonpath={.data.greeting}"))
+        schedule = f"cluster-a-every-5s-{suffix}"
+        _say(f"kubectl create -f schedule.yaml  ({schedule}: @every 5s, keep 2; four runs, then suspended)")
+        _schedule(a, schedule)
+        _say("kubectl get snapshotschedules,snapshots -n k8s-snap  (keep 2: the older runs were pruned)")
+        print(a("get", "snapshotschedules,snapshots", "-n", NS))
     finally:
         controller.stop()
     _say("done; the environment is still up")

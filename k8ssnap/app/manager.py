@@ -32,6 +32,7 @@ from k8ssnap.controllers import clusters, housekeeping, objectstores
 from k8ssnap.controllers.context import Context, Settings
 from k8ssnap.controllers.events import EventRecorder
 from k8ssnap.controllers.restores import RestoreReconciler
+from k8ssnap.controllers.schedules import ScheduleReconciler
 from k8ssnap.controllers.snapshots import SnapshotReconciler
 from k8ssnap.domain import stores
 from k8ssnap.kube.api import KubeApi
@@ -140,7 +141,10 @@ class Manager:
             metrics=self.registry,
             list_slots=asyncio.Semaphore(self.settings.lister_concurrency),
         )
-        queues = {name: self._queue(name) for name in ("snapshots", "restores", "objectstoreconfigs")}
+        queues = {
+            name: self._queue(name)
+            for name in ("snapshots", "restores", "objectstoreconfigs", "snapshotschedules")
+        }
         _enqueue_on_change(
             informers["snapshots"],
             queues["snapshots"],
@@ -148,14 +152,18 @@ class Manager:
         )
         _enqueue_on_change(informers["restores"], queues["restores"])
         _enqueue_on_change(informers["objectstoreconfigs"], queues["objectstoreconfigs"])
+        _enqueue_on_change(informers["snapshotschedules"], queues["snapshotschedules"])
+        _enqueue_schedule_of(informers["snapshots"], queues["snapshotschedules"])
         snapshots = SnapshotReconciler(
             ctx, SnapshotEngine(slots=ctx.list_slots, gzip_level=self.settings.gzip_level)
         )
         restores = RestoreReconciler(ctx, RestoreEngine(concurrency=self.settings.restore_threads))
+        schedules = ScheduleReconciler(ctx)
         controllers = [
             self._controller("snapshots", queues, snapshots.reconcile, self.settings.snapshot_threads),
             self._controller("restores", queues, restores.reconcile, self.settings.restore_threads),
             self._controller("objectstoreconfigs", queues, lambda k: objectstores.reconcile(ctx, k), 1),
+            self._controller("snapshotschedules", queues, schedules.reconcile, 2),
         ]
         try:
             async with asyncio.TaskGroup() as group:
@@ -224,6 +232,19 @@ def _enqueue_on_change(
                     other.add(key_of(item))
 
     informer.add_handler(on_add=enqueue, on_update=lambda _old, new: enqueue(new), on_delete=enqueue)
+
+
+def _enqueue_schedule_of(snapshots: Informer, queue: RateLimitingQueue[ObjectKey]) -> None:
+    """A Snapshot's change queues the SnapshotSchedule named by its schedule label, so that
+    retention and the schedule's status follow its runs (and Forbid ends when one finishes)."""
+
+    def enqueue(obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        schedule = (meta.get("labels") or {}).get(constants.SCHEDULE_LABEL)
+        if isinstance(schedule, str) and schedule:
+            queue.add(ObjectKey(key_of(obj).namespace, schedule))
+
+    snapshots.add_handler(on_add=enqueue, on_update=lambda _old, new: enqueue(new), on_delete=enqueue)
 
 
 async def run_until_signalled(manager: Manager, *, stop: asyncio.Event) -> None:

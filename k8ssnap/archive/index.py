@@ -9,6 +9,12 @@ cluster's Snapshot resources from the bucket alone. Neither ever holds a
 kubeconfig: :meth:`RecordedSpec.from_snapshot_spec` reads only the fields
 it names.
 
+For an age-encrypted archive the record stays plaintext (so listing and
+housekeeping need no identity) and says so in ``encryption``: the format
+and the recipients' *public* keys. Its sha256 and size are then those of
+the encrypted object, as stored. A record of a plaintext archive has no
+``encryption`` key at all, byte for byte as before.
+
 JSON keys are camelCase like the CRs; bytes are produced by orjson with
 sorted keys, so equal values serialise to equal bytes.
 """
@@ -150,6 +156,9 @@ class RecordedSpec:
     ttl: str | None
     available_until: datetime | None
     objectstore_config: str
+    #: The SnapshotSchedule that made the snapshot, "" for none (kept from its label, so a
+    #: Snapshot recreated from the bucket still belongs to its schedule).
+    schedule: str = ""
 
     @classmethod
     def from_snapshot_spec(cls, spec: Mapping[str, Any]) -> RecordedSpec:
@@ -167,27 +176,54 @@ class RecordedSpec:
             ttl=None if ttl is None else str(ttl),
             available_until=None if until in (None, "") else parse_time(str(until)),
             objectstore_config=str(data.get("objectstoreConfig") or ""),
+            schedule=str(data.get("schedule") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form."""
+        """The JSON form (``schedule`` only when set, so older records read the same)."""
         until = self.available_until
-        return {
+        body: dict[str, Any] = {
             "clusterName": self.cluster_name,
             "ttl": self.ttl,
             "availableUntil": None if until is None else format_time(until),
             "objectstoreConfig": self.objectstore_config,
         }
+        if self.schedule:
+            body["schedule"] = self.schedule
+        return body
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordedEncryption:
+    """How an archive is encrypted: the format and its recipients' public keys (never a secret)."""
+
+    format: str
+    recipients: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"format": self.format, "recipients": list(self.recipients)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RecordedEncryption:
+        """Parse the JSON form; ArchiveError if malformed."""
+        fields = _Fields(data, "stored record encryption")
+        return cls(format=fields.string("format"), recipients=fields.strings("recipients"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredRecord:
-    """The object stored beside an archive: its index, checksum, size and Snapshot spec."""
+    """The object stored beside an archive: its index, checksum, size and Snapshot spec.
+
+    ``sha256`` and ``size`` are the stored object's: the ciphertext's when
+    ``encryption`` is set.
+    """
 
     index: ArchiveIndex
     sha256: str
     size: int
     spec: RecordedSpec
+    encryption: RecordedEncryption | None = None
 
     def to_json(self) -> bytes:
         """Serialised JSON (sorted keys)."""
@@ -198,6 +234,8 @@ class StoredRecord:
             "index": self.index.to_dict(),
             "spec": self.spec.to_dict(),
         }
+        if self.encryption is not None:
+            body["encryption"] = self.encryption.to_dict()
         return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
     @classmethod
@@ -212,11 +250,15 @@ class StoredRecord:
             spec = RecordedSpec.from_dict(fields.mapping("spec"))
         except ValueError as error:
             raise ArchiveError(f"stored record spec: {error}") from None
+        encryption = None
+        if data.get("encryption") is not None:
+            encryption = RecordedEncryption.from_dict(fields.mapping("encryption"))
         return cls(
             index=ArchiveIndex.from_dict(fields.mapping("index")),
             sha256=archive.string("sha256"),
             size=archive.integer("size"),
             spec=spec,
+            encryption=encryption,
         )
 
 

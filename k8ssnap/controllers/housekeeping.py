@@ -253,14 +253,17 @@ def _snapshot_body(namespace: str, name: str, config: str, record: StoredRecord)
     spec: dict[str, Any] = {"clusterName": record.spec.cluster_name, "objectstoreConfig": config}
     if record.spec.ttl:
         spec["ttl"] = record.spec.ttl
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "finalizers": [constants.FINALIZER],
+        "annotations": {RECREATED: "true"},
+    }
+    if record.spec.schedule:  # it still belongs to its schedule (retention, spec.latest)
+        metadata["labels"] = {constants.SCHEDULE_LABEL: record.spec.schedule}
     return {
         "apiVersion": constants.API_VERSION,
         "kind": constants.SNAPSHOT.kind,
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "finalizers": [constants.FINALIZER],
-            "annotations": {RECREATED: "true"},
-        },
+        "metadata": metadata,
         "spec": spec,
     }

@@ -54,6 +54,11 @@ async def _config(ctx: Context, name: str | None) -> ObjectstoreConfig:
     return parse_objectstore_config(raw)
 
 
+async def config_for(ctx: Context, name: str | None) -> ObjectstoreConfig:
+    """The ObjectstoreConfig ``name`` (the only one, if None); ConfigError if missing or ambiguous."""
+    return await _config(ctx, name)
+
+
 async def settings_for(ctx: Context, name: str | None) -> tuple[S3Settings, str]:
     """S3 settings and key prefix for the ObjectstoreConfig ``name`` (credentials from its Secret)."""
     config = await _config(ctx, name)
@@ -61,7 +66,7 @@ async def settings_for(ctx: Context, name: str | None) -> tuple[S3Settings, str]
     secret, what = spec.cloud_credential_secret, f"ObjectstoreConfig {config.name!r} credentials"
     access = await clusters.secret_value(ctx, name=secret, key=constants.ACCESS_KEY_KEY, what=what)
     secret_key = await clusters.secret_value(ctx, name=secret, key=constants.SECRET_KEY_KEY, what=what)
-    ca_bundle = None
+    ca_bundle, sse = None, spec.server_side_encryption
     if spec.ca_bundle is not None:
         ca_bundle = await clusters.secret_value(
             ctx, name=spec.ca_bundle.name, key=spec.ca_bundle.key, what="CA bundle"
@@ -76,6 +81,8 @@ async def settings_for(ctx: Context, name: str | None) -> tuple[S3Settings, str]
         verify_tls=not ctx.settings.insecure,
         force_path_style=spec.force_path_style or bool(spec.endpoint_url),
         ca_bundle=ca_bundle,
+        server_side_encryption=None if sse is None else sse.algorithm,
+        sse_kms_key_id=None if sse is None else sse.kms_key_id,
     )
     prefix = f"{spec.prefix}/" if spec.prefix else ""
     return settings, prefix

@@ -11,6 +11,13 @@ InProgress, expiring) is preconditioned on the cached resourceVersion, so
 a cache that lags behind our own last write cannot restart a finished
 restore (see :mod:`k8ssnap.controllers.snapshots`).
 
+A Restore may ask for ``spec.latest`` instead of a name: the newest
+Completed snapshot of a schedule or a cluster, no older than ``maxAge``
+(:func:`k8ssnap.domain.schedule.choose_latest`). It is chosen when the
+restore is claimed, kept for its run and report, and recorded in
+``status.snapshotName``; a resumed restore keeps that choice. When none
+fits, the Restore fails with the reason.
+
 A Restore found InProgress (at the server's current version) was
 interrupted by a controller restart; it runs again. That is safe because a restore creates
 and never updates (unless overwriteExisting): what the first run created
@@ -32,9 +39,10 @@ from typing import Any
 from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Restore, Snapshot, parse_restore, parse_restore_preference, parse_snapshot
-from k8ssnap.controllers import lifecycle
+from k8ssnap.controllers import encryption, lifecycle
 from k8ssnap.controllers.context import Context, Subject
-from k8ssnap.domain import expiry
+from k8ssnap.controllers.schedules import snapshot_facts
+from k8ssnap.domain import expiry, schedule
 from k8ssnap.domain.preference import Preference
 from k8ssnap.restore.job import RestoreJob, RestoreResult
 from k8ssnap.runtime.controller import Requeue
@@ -80,6 +88,8 @@ class RestoreReconciler:
             ["restore", "outcome"],
         )
         self._lifecycle: lifecycle.Lifecycle[Restore, RestoreResult] = lifecycle.Lifecycle(ctx, self, metrics)
+        #: Restore name -> (uid, Snapshot name) chosen at the claim, for its run and report.
+        self._chosen: dict[str, tuple[str, str]] = {}
 
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
@@ -99,6 +109,7 @@ class RestoreReconciler:
 
     def _forget(self, name: str) -> None:
         """Drop the per-Restore series of a Restore that is gone (else they live forever)."""
+        self._chosen.pop(name, None)
         for outcome in _OUTCOMES:
             with contextlib.suppress(KeyError):
                 self._objects.remove(name, outcome)
@@ -112,7 +123,7 @@ class RestoreReconciler:
         until = expiry.restore_expiry(
             taken_at=created, ttl=job.spec.ttl, available_until=job.spec.available_until
         )
-        return status.restore_failed(reason, preserve_until=until)
+        return status.restore_failed(reason, preserve_until=until, snapshot_name=self._claimed(job))
 
     def in_queue(self, job: Restore) -> Mapping[str, Any]:
         return status.restore_in_queue()
@@ -121,13 +132,13 @@ class RestoreReconciler:
         snapshot = self._snapshot(job)
         contents = snapshot.status.number_of_contents
         return lifecycle.Claim(
-            status=status.restore_in_progress(num_snapshot_contents=contents),
+            status=status.restore_in_progress(num_snapshot_contents=contents, snapshot_name=snapshot.name),
             message=f"restoring snapshot {snapshot.name} ({contents} objects)",
         )
 
     async def run(self, job: Restore, *, subject: Subject) -> RestoreResult:
         snapshot = self._snapshot(job)
-        return await self._run(job, snapshot.spec.objectstore_config, self._preference(job), subject)
+        return await self._run(job, snapshot, self._preference(job), subject)
 
     def report(self, job: Restore, result: RestoreResult) -> lifecycle.Done:
         until = expiry.restore_expiry(
@@ -147,6 +158,7 @@ class RestoreReconciler:
             resource_version=result.resource_version,
             timestamp=result.timestamp,
             preserve_until=until,
+            snapshot_name=self._claimed(job),
         )
         message = (
             f"created {len(result.created)}, updated {len(result.updated)}, "
@@ -166,14 +178,43 @@ class RestoreReconciler:
     # -- what only Restores do ------------------------------------------------
 
     def _snapshot(self, restore: Restore) -> Snapshot:
-        name = restore.spec.snapshot_name
+        """The Snapshot to restore: as named, or as ``spec.latest`` chose it at the claim."""
+        name = self._chosen_name(restore) or self._latest(restore)
         raw = self.ctx.cached(constants.SNAPSHOT, name)
         if raw is None:
             raise errors.ConfigError(f"Snapshot {name!r} not found")
         snapshot = parse_snapshot(raw)
         if snapshot.status.phase != constants.PHASE_COMPLETED:
             raise errors.ConfigError(status.REASON_SNAPSHOT_NOT_COMPLETED)
+        self._chosen[restore.name] = (restore.uid, name)
         return snapshot
+
+    def _claimed(self, restore: Restore) -> str:
+        """The Snapshot this Restore was claimed with ("" before its claim)."""
+        uid, name = self._chosen.get(restore.name, ("", ""))
+        return name if name and uid == restore.uid else restore.status.snapshot_name
+
+    def _chosen_name(self, restore: Restore) -> str:
+        """The Snapshot claimed, else the one named; "" when ``latest`` has yet to choose."""
+        return self._claimed(restore) or restore.spec.snapshot_name
+
+    def _latest(self, restore: Restore) -> str:
+        """The name of the newest Completed snapshot ``spec.latest`` selects; ConfigError
+        saying why when none fits."""
+        latest = restore.spec.latest
+        assert latest is not None, "parse_restore gives a name or a selector"
+        facts = [snapshot_facts(raw) for raw in self.ctx.informers[constants.SNAPSHOT.plural].list()]
+        try:
+            chosen = schedule.choose_latest(
+                [f for f in facts if f is not None],
+                schedule=latest.schedule,
+                cluster_name=latest.cluster_name,
+                now=dt.datetime.now(dt.UTC),
+                max_age=None if latest.max_age is None else expiry.parse_duration(latest.max_age),
+            )
+        except (schedule.NoSnapshot, ValueError) as exc:
+            raise errors.ConfigError(str(exc)) from None
+        return chosen.name
 
     def _preference(self, restore: Restore) -> Preference:
         name = restore.spec.restore_preference_name
@@ -188,18 +229,24 @@ class RestoreReconciler:
             raise errors.ConfigError(f"RestorePreference {name!r} is invalid: {exc}") from None
 
     async def _run(
-        self, restore: Restore, store_name: str | None, preference: Preference, subject: Subject
+        self, restore: Restore, snapshot: Snapshot, preference: Preference, subject: Subject
     ) -> RestoreResult:
-        name = restore.spec.snapshot_name
-        async with self.ctx.stores(self.ctx, store_name, subject=subject) as store:
+        name = snapshot.name
+        async with self.ctx.stores(self.ctx, snapshot.spec.objectstore_config, subject=subject) as store:
             record = await store.record_if_any(name)
-            sha256, size = (record.sha256, record.size) if record is not None else ("", 0)
+            decryption = await encryption.decryption_for(
+                self.ctx, restore=restore, snapshot=name, store_name=store_name, record=record
+            )
+            # an encrypted archive's record checks the ciphertext, in the decryption
+            checked = record is not None and decryption is None
+            sha256, size = (record.sha256, record.size) if checked and record is not None else ("", 0)
             job = RestoreJob(
                 snapshot_name=name,
                 expected_sha256=sha256,
                 expected_size=size,
                 preference=preference,
                 overwrite_existing=preference.overwrite_existing,
+                decryption=decryption,
             )
             async with self.ctx.clusters(self.ctx, restore.spec.kubeconfig, subject=subject) as kube:
                 return await self.engine.run(job, kube=kube, store=store)

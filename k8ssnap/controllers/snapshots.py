@@ -37,7 +37,7 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants, status
 from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
-from k8ssnap.controllers import lifecycle
+from k8ssnap.controllers import encryption, lifecycle
 from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import expiry, timestamps
 from k8ssnap.runtime.controller import Requeue
@@ -206,13 +206,19 @@ class SnapshotReconciler:
             ttl=snap.spec.ttl,
             available_until=snap.spec.available_until,
             objectstore_config=snap.spec.objectstore_config or "",
+            schedule=snap.labels.get(constants.SCHEDULE_LABEL, ""),
         )
         backoff = retry.Backoff(max_elapsed=ctx.settings.max_retry_elapsed)
+        recipients = await encryption.recipients_for(ctx, snap)
         async with ctx.stores(ctx, snap.spec.objectstore_config, subject=subject) as store:
             await store.check(create=ctx.settings.create_bucket)
             async with ctx.clusters(ctx, snap.spec.kubeconfig, subject=subject) as kube:
                 job = SnapshotJob(
-                    name=snap.name, cluster_name=snap.spec.cluster_name, spec=spec, backoff=backoff
+                    name=snap.name,
+                    cluster_name=snap.spec.cluster_name,
+                    spec=spec,
+                    backoff=backoff,
+                    recipients=recipients,
                 )
                 return await self.engine.run(job, kube=kube, store=store)
 
@@ -222,7 +228,7 @@ class SnapshotReconciler:
         try:
             subject = Subject(KIND, raw)
             async with self.ctx.stores(self.ctx, snap.spec.objectstore_config, subject=subject) as store:
-                await store.delete(snap.name)
+                await store.delete(snap.name)  # the plain and the encrypted key, and the record
             message = "archive deleted"
         except (errors.ConfigError, errors.BucketMissing) as exc:
             message = f"archive not deleted: {exc.reason}"

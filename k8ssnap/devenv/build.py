@@ -5,7 +5,9 @@ The recipe (verified here, see docs/local-environment.md): ``go install`` refuse
 ``./staging``; a small wrapper module of our own (``tools/k8s-bins``) requires
 the release and replaces each staging module with its published ``v0.Y.Z``.
 etcd has the same problem and its own wrapper (``tools/etcd-bin``), kept apart
-so the two dependency graphs never mix.
+so the two dependency graphs never mix. The reference ``age`` commands come from
+``filippo.io/age`` through a third wrapper (``tools/age-bin``), for the tests that
+decrypt archives without k8ssnap.
 
 Binaries are built into a temporary folder next to the cache entry and moved
 into place only when all of them exist, under a file lock, so an interrupted
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl")
 ETCD_BINARIES = ("etcd",)
+AGE_BINARIES = ("age", "age-keygen")
 
 PROGRESS_EVERY = 20.0
 """Seconds between progress lines during a build or a wait for one."""
@@ -208,6 +211,24 @@ def ensure_etcd(version: str = versions.ETCD_VERSION) -> Path:
     return target
 
 
+def ensure_age(version: str = versions.AGE_VERSION) -> Path:
+    """Return the folder with the reference ``age`` and ``age-keygen`` commands, building them once.
+
+    Not used by k8ssnap itself (it encrypts through pyrage); the tests use them to
+    prove an archive decrypts without k8ssnap, as docs/encryption.md tells people to.
+    """
+    target = cache.bin_dir("age", version)
+    if not _complete(target, AGE_BINARIES):
+        _build_into(
+            module_dir=cache.repo_root() / "tools" / "age-bin",
+            target=target,
+            names=AGE_BINARIES,
+            packages=[f"filippo.io/age/cmd/{name}" for name in AGE_BINARIES],
+            ldflags=f"-s -w -X main.Version={version}",
+        )
+    return target
+
+
 def ensure_all() -> dict[str, Path]:
     """Build (or find) every binary; returns the component folders."""
-    return {"etcd": ensure_etcd(), "kubernetes": ensure_kubernetes()}
+    return {"etcd": ensure_etcd(), "kubernetes": ensure_kubernetes(), "age": ensure_age()}

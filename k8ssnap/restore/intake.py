@@ -8,7 +8,10 @@ through are spooled, raw, to their tier's file; the others are only
 counted (``numPreferenceExcluded``).
 
 Contract: :func:`take_in` returns only for an archive that is complete and
-intact. The reader's own checks (gzip CRC, tar structure, the version-1
+intact. An encrypted archive is decrypted on the way
+(:func:`k8ssnap.store.age.decrypted`, which checks the ciphertext against
+the record and fails on a wrong identity or damaged data). The reader's
+own checks (gzip CRC, tar structure, the version-1
 index) and then the job's expected sha256, size and snapshot name are all
 verified before it returns, and any mismatch raises
 :class:`~k8ssnap.errors.ArchiveError`. Nothing has been created in the
@@ -37,6 +40,7 @@ from k8ssnap.domain.tiers import Tiered, classify
 from k8ssnap.errors import ArchiveError
 from k8ssnap.restore.job import RestoreJob
 from k8ssnap.restore.spool import Spool
+from k8ssnap.store import age
 from k8ssnap.store.snapshots import SnapshotStore
 
 
@@ -55,8 +59,12 @@ async def take_in(job: RestoreJob, *, store: SnapshotStore, spool: Spool) -> Int
     reader = ArchiveReader()
     facts = PlanFacts(preference=job.preference)
     excluded = 0
-    spool_limit = limits.spool_limit(job.expected_size)
-    chunks = store.download_archive(job.snapshot_name)
+    # an encrypted archive's recorded size is the ciphertext's, a little above the plaintext's
+    recorded = job.expected_size or (job.decryption.expected_size if job.decryption is not None else 0)
+    spool_limit = limits.spool_limit(recorded)
+    chunks = store.download_archive(job.snapshot_name, encrypted=job.decryption is not None)
+    if job.decryption is not None:
+        chunks = age.decrypted(chunks, job.decryption, what=store.where(job.snapshot_name))
     try:
         async for chunk in chunks:
             _check_size(reader.size + len(chunk), job)

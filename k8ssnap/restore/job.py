@@ -19,6 +19,7 @@ from datetime import datetime
 
 from k8ssnap import retry
 from k8ssnap.domain.preference import Preference
+from k8ssnap.store import age
 
 
 def _default_backoff() -> retry.Backoff:
@@ -33,6 +34,9 @@ class RestoreJob:
     StoredRecord; ``""`` and ``0`` mean unknown, and then only the gzip and
     tar integrity (and, for version-1 archives, the index) is checked.
     ``snapshot_name`` must be the name the archive was written under.
+    An age-encrypted archive has a ``decryption`` (identities, and the
+    ciphertext's sha256 and size); the expected values above are then those
+    of the plaintext, usually unknown.
 
     Existing objects are overwritten when ``overwrite_existing`` or the
     preference's ``restoreOptions.overwriteExisting`` says so. ``backoff``
@@ -46,6 +50,7 @@ class RestoreJob:
     preference: Preference
     overwrite_existing: bool = False
     backoff: retry.Backoff = field(default_factory=_default_backoff)
+    decryption: age.Decryption | None = None
 
     @property
     def overwrites(self) -> bool:

@@ -17,6 +17,7 @@ Pipeline::
       -> (path, JSON bytes) batches -> bounded queue (back-pressure)
       -> one writer task: ArchiveWriter tar, then deflate + sha256 on a worker
          thread (they release the GIL) -> Upload.write (multipart)
+                          [-> age encryption in a worker thread, if the job has recipients]
 
 Objects are archived as the API server sent them (with ``apiVersion`` and
 ``kind`` added), never parsed into Python objects: parsing and re-encoding
@@ -41,12 +42,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from k8ssnap import errors, retry
-from k8ssnap.archive.index import ArchiveIndex, RecordedSpec, SnapshotMeta, StoredRecord
+from k8ssnap.archive.index import (
+    ArchiveIndex,
+    RecordedEncryption,
+    RecordedSpec,
+    SnapshotMeta,
+    StoredRecord,
+)
 from k8ssnap.archive.writer import ArchiveWriter
 from k8ssnap.domain.paths import ApiResource, object_path
 from k8ssnap.domain.selection import discovery_failures, select_resources
 from k8ssnap.kube import discovery, listing
 from k8ssnap.kube.api import KubeApi
+from k8ssnap.store import age
 from k8ssnap.store.objectstore import StoredObject, Upload
 from k8ssnap.store.snapshots import SnapshotStore
 
@@ -65,11 +73,13 @@ class SnapshotJob:
     spec: RecordedSpec
     page_size: int = 500
     backoff: retry.Backoff = field(default_factory=retry.Backoff)
+    recipients: age.Recipients | None = None
+    """Encrypt the archive to these age recipients (stored as ``<name>.tgz.age``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotOutcome:
-    """A completed snapshot: its version, time, index and stored archive."""
+    """A completed snapshot: its version, time, index, stored archive and the stored object's sha256."""
 
     resource_version: str
     timestamp: dt.datetime
@@ -148,7 +158,9 @@ class _Walk:
         job = self.job
         taken_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         writer = ArchiveWriter(snapshot_name=job.name, mtime=taken_at, level=gzip_level)
-        upload = store.upload_archive(job.name)
+        plain = store.upload_archive(job.name, encrypted=job.recipients is not None)
+        sealed = None if job.recipients is None else age.EncryptingUpload(plain, job.recipients)
+        upload: Upload = plain if sealed is None else sealed
         try:
             batches: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=queue_pages)
             async with asyncio.TaskGroup() as group:
@@ -167,15 +179,21 @@ class _Walk:
         except BaseException:
             await upload.abort()
             raise
-        await _check_stored(store, job.name, stored, written=writer.size)
-        record = StoredRecord(index=writer.index, sha256=writer.sha256, size=writer.size, spec=job.spec)
+        sha256, size, encryption = writer.sha256, writer.size, None
+        if sealed is not None and job.recipients is not None:  # the stored object is the ciphertext
+            sha256, size = sealed.sha256, sealed.size
+            encryption = RecordedEncryption(format=age.FORMAT, recipients=job.recipients.keys)
+        await _check_stored(store, job.name, stored, written=size)
+        record = StoredRecord(
+            index=writer.index, sha256=sha256, size=size, spec=job.spec, encryption=encryption
+        )
         await store.put_record(job.name, record)
         return SnapshotOutcome(
             resource_version=self.rv,
             timestamp=taken_at,
             index=writer.index,
             stored=stored,
-            sha256=writer.sha256,
+            sha256=sha256,
             skipped=tuple(self.notes),
         )
 

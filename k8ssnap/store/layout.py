@@ -3,7 +3,14 @@
 Layout (format 1)::
 
     <prefix><snapshot>.tgz               the archive (k8s-snap's key, for compatibility)
+    <prefix><snapshot>.tgz.age           or: the archive, age-encrypted (docs/encryption.md)
     <prefix><snapshot>.tgz.record.json   its record: index, sha256, size, the Snapshot spec
+
+An encrypted archive gets its own suffix, not ``.tgz`` with a marker in
+metadata: k8s-snap (and anyone with ``tar``) then finds no ``.tgz`` rather
+than a ``.tgz`` that is not gzip, and the name says what to do with it
+(``age -d -i key.txt NAME.tgz.age | tar xz``). The record keeps its name
+and stays plaintext; it says whether the archive is encrypted.
 
 The archive object also carries the user metadata ``k8ssnap-format`` and
 ``k8ssnap-snapshot`` from the moment its upload starts. Housekeeping only
@@ -16,6 +23,7 @@ from __future__ import annotations
 import re
 
 ARCHIVE_SUFFIX = ".tgz"
+ENCRYPTED_SUFFIX = ".tgz.age"
 RECORD_SUFFIX = ".tgz.record.json"
 FORMAT_KEY = "k8ssnap-format"
 SNAPSHOT_KEY = "k8ssnap-snapshot"
@@ -24,9 +32,14 @@ FORMAT_VERSION = "1"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
-def archive_key(name: str, *, prefix: str = "") -> str:
-    """The key of snapshot ``name``'s archive."""
-    return f"{prefix}{name}{ARCHIVE_SUFFIX}"
+def archive_key(name: str, *, prefix: str = "", encrypted: bool = False) -> str:
+    """The key of snapshot ``name``'s archive (its age-encrypted form if ``encrypted``)."""
+    return f"{prefix}{name}{ENCRYPTED_SUFFIX if encrypted else ARCHIVE_SUFFIX}"
+
+
+def archive_keys(name: str, *, prefix: str = "") -> tuple[str, str]:
+    """Both keys snapshot ``name``'s archive may have (to delete it, whichever it is)."""
+    return archive_key(name, prefix=prefix), archive_key(name, prefix=prefix, encrypted=True)
 
 
 def record_key(name: str, *, prefix: str = "") -> str:
@@ -49,7 +62,8 @@ def snapshot_of(key: str, *, prefix: str = "") -> tuple[str, str] | None:
     if not key.startswith(prefix):
         return None
     rest = key[len(prefix) :]
-    for suffix, kind in ((RECORD_SUFFIX, "record"), (ARCHIVE_SUFFIX, "archive")):
+    suffixes = ((RECORD_SUFFIX, "record"), (ARCHIVE_SUFFIX, "archive"), (ENCRYPTED_SUFFIX, "archive"))
+    for suffix, kind in suffixes:
         if rest.endswith(suffix):
             name = rest[: -len(suffix)]
             return (name, kind) if _NAME.match(name) else None

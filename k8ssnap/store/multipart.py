@@ -94,7 +94,7 @@ class MultipartUpload:
             resp = await self._store._call(
                 f"start upload {self.key}",
                 lambda: self._client.create_multipart_upload(
-                    Bucket=self._store.bucket, Key=self.key, Metadata=self._metadata
+                    Bucket=self._store.bucket, Key=self.key, Metadata=self._metadata, **self._store.sse_params
                 ),
             )
             self._upload_id = str(resp["UploadId"])

@@ -57,6 +57,10 @@ class S3Settings:
     """PEM text of the CAs to trust instead of the system's."""
     verify_tls: bool = True
     """False skips TLS certificate verification (k8s-snap's ``--insecure``)."""
+    server_side_encryption: str | None = None
+    """``AES256`` or ``aws:kms``: asked of S3 on every upload (PUT and multipart start)."""
+    sse_kms_key_id: str | None = None
+    """The KMS key for ``aws:kms``; None: the bucket's default key."""
 
     def __repr__(self) -> str:
         return f"S3Settings(endpoint={self.endpoint!r}, bucket={self.bucket!r}, region={self.region!r})"
@@ -125,6 +129,16 @@ class S3Store:
     async def close(self) -> None:
         await self._stack.aclose()
 
+    @property
+    def sse_params(self) -> dict[str, str]:
+        """The server-side encryption parameters of every upload request (none if not configured)."""
+        params: dict[str, str] = {}
+        if self.settings.server_side_encryption:
+            params["ServerSideEncryption"] = self.settings.server_side_encryption
+            if self.settings.sse_kms_key_id:
+                params["SSEKMSKeyId"] = self.settings.sse_kms_key_id
+        return params
+
     async def _once(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         try:
             return await op()
@@ -170,7 +184,9 @@ class S3Store:
     async def put(self, key: str, data: bytes, *, metadata: Mapping[str, str]) -> StoredObject:
         await self._call(
             f"PUT {key}",
-            lambda: self._client.put_object(Bucket=self.bucket, Key=key, Body=data, Metadata=dict(metadata)),
+            lambda: self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, Metadata=dict(metadata), **self.sse_params
+            ),
         )
         return await self.head(key)
 

@@ -52,9 +52,9 @@ class SnapshotStore:
     def bucket(self) -> str:
         return self.objects.bucket
 
-    def where(self, name: str | None = None) -> str:
-        """``s3://bucket/prefix/name.tgz`` (or the prefix), for messages."""
-        key = layout.archive_key(name, prefix=self.prefix) if name else self.prefix
+    def where(self, name: str | None = None, *, encrypted: bool = False) -> str:
+        """``s3://bucket/prefix/name.tgz`` (``.tgz.age`` if ``encrypted``; or the prefix), for messages."""
+        key = layout.archive_key(name, prefix=self.prefix, encrypted=encrypted) if name else self.prefix
         return f"s3://{self.bucket}/{key}"
 
     # -- the bucket -------------------------------------------------------------
@@ -75,27 +75,30 @@ class SnapshotStore:
 
     # -- one snapshot -----------------------------------------------------------
 
-    def upload_archive(self, name: str) -> Upload:
-        """A streaming upload of ``name``'s archive, marked as ours from its first byte."""
+    def upload_archive(self, name: str, *, encrypted: bool = False) -> Upload:
+        """A streaming upload of ``name``'s archive (its ``.tgz.age`` key if ``encrypted``: the
+        caller encrypts, see :mod:`k8ssnap.store.age`), marked as ours from its first byte."""
         return self.objects.upload(
-            layout.archive_key(name, prefix=self.prefix), metadata=layout.archive_metadata(name)
+            layout.archive_key(name, prefix=self.prefix, encrypted=encrypted),
+            metadata=layout.archive_metadata(name),
         )
 
     async def put_record(self, name: str, record: StoredRecord) -> None:
         """Store ``name``'s record beside its archive."""
         await self.objects.put(layout.record_key(name, prefix=self.prefix), record.to_json(), metadata={})
 
-    async def archive(self, name: str) -> StoredObject:
+    async def archive(self, name: str, *, encrypted: bool = False) -> StoredObject:
         """The archive's size, time and metadata; :class:`~k8ssnap.errors.ArchiveMissing` if none."""
         try:
-            return await self.objects.head(layout.archive_key(name, prefix=self.prefix))
+            return await self.objects.head(layout.archive_key(name, prefix=self.prefix, encrypted=encrypted))
         except errors.ObjectMissing:
             raise errors.ArchiveMissing(f"no snapshot {name!r} at {self.where(name)}") from None
 
-    async def download_archive(self, name: str) -> AsyncIterator[bytes]:
-        """Stream ``name``'s archive; :class:`~k8ssnap.errors.ArchiveMissing` if none."""
+    async def download_archive(self, name: str, *, encrypted: bool = False) -> AsyncIterator[bytes]:
+        """Stream ``name``'s archive (as stored: ciphertext if ``encrypted``); ArchiveMissing if none."""
+        key = layout.archive_key(name, prefix=self.prefix, encrypted=encrypted)
         try:
-            async for chunk in self.objects.download(layout.archive_key(name, prefix=self.prefix)):
+            async for chunk in self.objects.download(key):
                 yield chunk
         except errors.ArchiveMissing:
             raise
@@ -128,8 +131,9 @@ class SnapshotStore:
         return layout.is_ours(dict(head.metadata))
 
     async def delete(self, name: str) -> None:
-        """Delete ``name``'s archive and record (missing ones are not an error)."""
-        await self._delete_key(layout.archive_key(name, prefix=self.prefix))
+        """Delete ``name``'s archive, plain or encrypted, and record (missing ones are not an error)."""
+        for key in layout.archive_keys(name, prefix=self.prefix):
+            await self._delete_key(key)
         await self.delete_record(name)
 
     async def delete_record(self, name: str) -> None:

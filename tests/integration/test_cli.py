@@ -9,6 +9,7 @@ a person would set them; every test uses its own key prefix.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from k8ssnap import errors
 from k8ssnap.app import cli
 from k8ssnap.archive.index import StoredRecord
 from k8ssnap.devenv import env
@@ -115,8 +117,8 @@ async def _snapshot_list_show_get_diff(
     listed = await k8ssnap("list", *bucket)
     assert listed.code == 0, listed.err
     rows = [line.split() for line in listed.out.splitlines()]
-    assert rows[0] == ["NAME", "CLUSTER", "OBJECTS", "SIZE", "TIME"]
-    assert [row[:3] for row in rows[1:]] == [[name, "cluster-a", str(record.index.total)]]
+    assert rows[0] == ["NAME", "CLUSTER", "SCHEDULE", "OBJECTS", "SIZE", "TIME"]
+    assert [row[:4] for row in rows[1:]] == [[name, "cluster-a", "-", str(record.index.total)]]
 
     shown = await k8ssnap("show", name, "--by", "namespace", *bucket)
     assert shown.code == 0, shown.err
@@ -221,3 +223,62 @@ def test_entry_point_runs_and_never_prints_the_secret(devenv: env.EnvironmentInf
     for stream in (ok.stdout, ok.stderr, bad.stdout, bad.stderr):
         assert secret not in stream
         assert secret[::-1] not in stream
+
+
+async def test_encrypted_snapshot_keygen_list_show_get_diff_restore(
+    devenv: env.EnvironmentInfo,
+    kube_a: KubeClient,
+    kube_b: KubeClient,
+    s3: S3Store,
+    namespace: str,
+    s3_env: None,
+    tmp_path: Path,
+) -> None:
+    """docs/encryption.md's CLI: listed without a key; read, compared and restored with --identity."""
+    key, other = tmp_path / "key.txt", tmp_path / "other.txt"
+    for path in (key, other):
+        made = await k8ssnap("keygen", "-o", str(path))
+        assert made.code == 0, made.err
+    recipient = made.err.split("Public key: ")[1].strip()  # of ``other``
+    mine = next(line.split(": ")[1] for line in key.read_text().splitlines() if "public key" in line)
+    await kube_a.create(f"/api/v1/namespaces/{namespace}/configmaps", configmap(namespace, "app", {"k": "v"}))
+    prefix, name = f"enc-{namespace}", f"enc-{namespace}"
+    bucket = bucket_flags(devenv, prefix)
+    kubeconfig_a, kubeconfig_b = str(devenv.clusters["a"].kubeconfig), str(devenv.clusters["b"].kubeconfig)
+    cm_path = f"/api/v1/namespaces/{namespace}/configmaps/app"
+    taken = await k8ssnap("snapshot", name, "--kubeconfig", kubeconfig_a, "--recipient", mine, *bucket)
+    assert taken.code == 0, taken.err
+    assert f"{name}.tgz.age, encrypted to 1 age recipient(s)" in taken.out
+    raw = await s3.get(layout.archive_key(name, prefix=f"{prefix}/", encrypted=True))
+    assert raw.startswith(b"age-encryption.org/v1\n")
+    try:
+        listed = await k8ssnap("list", *bucket)
+        assert listed.code == 0 and listed.out.splitlines()[1].split()[0] == name, listed.err
+        locked = await k8ssnap("show", name, *bucket)
+        assert locked.code == 1 and "pass --identity FILE" in locked.err
+        wrong = await k8ssnap("get", name, cm_path, "--identity", str(other), *bucket)
+        assert wrong.code == 1 and recipient in wrong.err and "holds none of their identities" in wrong.err
+        shown = await k8ssnap("show", name, "--identity", str(key), *bucket)
+        assert shown.code == 0, shown.err
+        got = await k8ssnap("get", name, cm_path, "--identity", str(key), *bucket)
+        assert got.code == 0 and yaml.safe_load(got.out)["data"] == {"k": "v"}, got.err
+        diffed = await k8ssnap(
+            "diff", name, "--kubeconfig", kubeconfig_a, "-n", namespace, "--identity", str(key), *bucket
+        )
+        assert diffed.code == 0, diffed.err
+        preference = tmp_path / "preference.yaml"
+        preference.write_text(f"kind: RestorePreference\nspec:\n  includeNamespaces: [{namespace}]\n")
+        restored = await k8ssnap(
+            "restore", name, "--kubeconfig", kubeconfig_b, "--preference", str(preference),
+            "--identity", str(key), *bucket,
+        )  # fmt: skip
+        assert restored.code == 0, restored.err + restored.out
+        assert (await kube_b.get(cm_path))["data"] == {"k": "v"}
+    finally:
+        for stored in (
+            layout.archive_key(name, prefix=f"{prefix}/", encrypted=True),
+            layout.record_key(name, prefix=f"{prefix}/"),
+        ):
+            await s3.delete(stored)
+        with contextlib.suppress(errors.NotFound):
+            await kube_b.delete(f"/api/v1/namespaces/{namespace}")

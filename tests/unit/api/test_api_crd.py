@@ -23,7 +23,7 @@ from tests.unit.api import api_reference_examples as ref
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = ROOT / "artifacts" / "crd.yaml"
-KIND_ORDER = ("Snapshot", "Restore", "ObjectstoreConfig", "RestorePreference")
+KIND_ORDER = ("Snapshot", "Restore", "ObjectstoreConfig", "RestorePreference", "SnapshotSchedule")
 
 
 def _load_crds() -> dict[str, dict[str, Any]]:
@@ -108,7 +108,7 @@ def admission(obj: dict[str, Any]) -> list[str]:
 # --- the CRDs themselves --------------------------------------------------
 
 
-def test_four_crds_of_our_group_and_version() -> None:
+def test_five_crds_of_our_group_and_version() -> None:
     assert sorted(CRDS) == sorted(KIND_ORDER)
     for kind in constants.KINDS:
         crd = CRDS[kind.kind]
@@ -166,6 +166,17 @@ def test_status_subresource(kind: str) -> None:
             [("ENDPOINT", ".spec.endpoint"), ("BUCKET", ".spec.bucket"), ("STATUS", ".status.phase")],
         ),
         ("RestorePreference", []),
+        (
+            "SnapshotSchedule",
+            [
+                ("SCHEDULE", ".spec.schedule"),
+                ("SUSPEND", ".spec.suspend"),
+                ("LAST", ".status.lastScheduleTime"),
+                ("NEXT", ".status.nextScheduleTime"),
+                ("LAST-STATUS", ".status.lastStatus"),
+                ("AGE", ".metadata.creationTimestamp"),
+            ],
+        ),
     ],
 )
 def test_printer_columns(kind: str, columns: list[tuple[str, str]]) -> None:
@@ -285,6 +296,7 @@ def test_readme_status_examples_fit_the_schema(kind: str, example: dict[str, Any
         ("Restore", ["clusterName"]),
         ("ObjectstoreConfig", ["bucket", "cloudCredentialSecret"]),
         ("RestorePreference", []),
+        ("SnapshotSchedule", ["schedule", "template"]),
     ],
 )
 def test_required_spec_fields(kind: str, required: list[str]) -> None:
@@ -295,7 +307,7 @@ def test_required_spec_fields(kind: str, required: list[str]) -> None:
     ("kind", "rules"),
     [
         ("Snapshot", ["kubeconfigSecret"]),
-        ("Restore", ["snapshotName", "backupName", "kubeconfigSecret"]),
+        ("Restore", ["snapshotName", "backupName", "kubeconfigSecret", "latest"]),
         ("ObjectstoreConfig", ["insecure"]),
     ],
 )

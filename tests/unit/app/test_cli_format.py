@@ -44,13 +44,22 @@ def test_table_pads_columns_and_right_aligns_numbers() -> None:
 
 def test_snapshot_table_sorts_by_time_and_marks_missing_records() -> None:
     rows = [
-        fmt.SnapshotRow(name="new", size=2048, time=T0, objects=12, cluster="prod"),
+        fmt.SnapshotRow(name="new", size=2048, time=T0, objects=12, cluster="prod", schedule=""),
         fmt.SnapshotRow(name="legacy", size=10, time=T0 - dt.timedelta(days=1)),
+        fmt.SnapshotRow(
+            name="hourly-1",
+            size=1,
+            time=T0 + dt.timedelta(days=1),
+            objects=3,
+            cluster="prod",
+            schedule="hourly",
+        ),
     ]
     lines = fmt.snapshot_table(rows).splitlines()
-    assert lines[0].split() == ["NAME", "CLUSTER", "OBJECTS", "SIZE", "TIME"]
-    assert lines[1].split() == ["legacy", "-", "-", "10", "B", "2026-11-20T01:39:02Z"]
-    assert lines[2].split() == ["new", "prod", "12", "2.0", "KiB", "2026-11-21T01:39:02Z"]
+    assert lines[0].split() == ["NAME", "CLUSTER", "SCHEDULE", "OBJECTS", "SIZE", "TIME"]
+    assert lines[1].split() == ["legacy", "-", "-", "-", "10", "B", "2026-11-20T01:39:02Z"]
+    assert lines[2].split() == ["new", "prod", "-", "12", "2.0", "KiB", "2026-11-21T01:39:02Z"]
+    assert lines[3].split() == ["hourly-1", "prod", "hourly", "3", "1", "B", "2026-11-22T01:39:02Z"]
 
 
 @pytest.mark.parametrize(

@@ -126,6 +126,15 @@ def test_stored_record_round_trip() -> None:
     assert record.to_json() == StoredRecord.from_json(record.to_json()).to_json()
 
 
+def test_recorded_spec_keeps_the_schedule_and_older_records_have_none() -> None:
+    spec = RecordedSpec.from_snapshot_spec({"clusterName": "c", "objectstoreConfig": "o"})
+    assert spec.schedule == ""
+    assert "schedule" not in spec.to_dict()
+    scheduled = RecordedSpec.from_dict({**spec.to_dict(), "schedule": "nightly"})
+    assert scheduled.schedule == "nightly"
+    assert RecordedSpec.from_dict(scheduled.to_dict()) == scheduled
+
+
 def test_recorded_spec_optional_fields() -> None:
     spec = RecordedSpec.from_snapshot_spec({"clusterName": "c", "objectstoreConfig": "o"})
     assert (spec.ttl, spec.available_until) == (None, None)

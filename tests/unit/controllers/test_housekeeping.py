@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -116,6 +117,7 @@ async def test_orphans_of_ours_are_deleted_and_foreign_keys_kept(store: FakeStor
     assert sorted(store.bucket.deleted()) == [
         "team/lonely.tgz.record.json",
         "team/orphan.tgz",
+        "team/orphan.tgz.age",  # SnapshotStore.delete removes either form of the archive
         "team/orphan.tgz.record.json",
     ]
     assert set(store.bucket.blobs) == {
@@ -407,3 +409,19 @@ def status_of_patch(w: World, name: str) -> dict[str, Any]:
     [patch] = [c for c in w.kube.writes() if c.method == "merge_patch" and c.path == status_path(name)]
     body: dict[str, Any] = patch.body["status"]
     return body
+
+
+async def test_a_scheduled_snapshot_recreated_from_the_bucket_keeps_its_schedule_label(
+    store: FakeStores,
+) -> None:
+    w, hk = keeper(store)
+    name = "nightly-20260501120000"
+    rec = record(name)
+    rec = dataclasses.replace(rec, spec=dataclasses.replace(rec.spec, schedule="nightly"))
+    store.bucket.add(f"team/{name}.tgz", b"a", metadata=OURS(name))
+    store.bucket.add(f"team/{name}.tgz.record.json", rec.to_json())
+
+    assert await hk.restore_snapshots() == 1
+
+    created = w.kube.writes()[0].body
+    assert created["metadata"]["labels"] == {constants.SCHEDULE_LABEL: "nightly"}

@@ -16,7 +16,7 @@ from k8ssnap.controllers.context import Settings, Subject
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
 from k8ssnap.store.objectstore import ObjectStore
-from k8ssnap.store.s3 import S3Settings
+from k8ssnap.store.s3 import S3Settings, S3Store
 from k8ssnap.store.snapshots import SnapshotStore
 from k8ssnap.testing.store import FakeObjectStore
 from tests.unit.controllers import fakes
@@ -318,6 +318,23 @@ async def test_settings_come_from_the_spec_and_the_secrets(s3: S3) -> None:
         force_path_style=True,
         ca_bundle="-----BEGIN CERTIFICATE-----",
     )
+
+
+async def test_server_side_encryption_reaches_the_store_settings_and_every_upload(s3: S3) -> None:
+    w = with_credentials(world(s3))
+    sse = {"algorithm": "aws:kms", "kmsKeyId": "arn:aws:kms:eu-west-1:1:key/k"}
+    w.put(
+        OSC,
+        objectstore_config(
+            spec={"bucket": "b", "cloudCredentialSecret": "creds", "serverSideEncryption": sse}
+        ),
+    )
+
+    settings, _ = await objectstores.settings_for(w.ctx, "store")
+
+    assert (settings.server_side_encryption, settings.sse_kms_key_id) == ("aws:kms", sse["kmsKeyId"])
+    store = S3Store(settings, client=None, stack=None)  # type: ignore[arg-type]
+    assert store.sse_params == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": sse["kmsKeyId"]}
 
 
 async def test_a_config_missing_from_the_cache_is_read_from_the_api_server(s3: S3) -> None:

@@ -189,7 +189,10 @@ async def test_an_unusable_preference_fails_the_restore(
     assert in_progress == Call(
         "merge_patch",
         STATUS,
-        {"status": status.restore_in_progress(num_snapshot_contents=6), "metadata": {"resourceVersion": "7"}},
+        {
+            "status": status.restore_in_progress(num_snapshot_contents=6, snapshot_name="snap"),
+            "metadata": {"resourceVersion": "7"},
+        },
     )
     assert failed.body["status"]["phase"] == "Failed"
     assert failed.body["status"]["reason"].startswith(reason)
@@ -369,7 +372,11 @@ async def test_a_failing_engine_fails_the_restore(
     assert failed == Call(
         "merge_patch",
         STATUS,
-        {"status": status.restore_failed(reason, preserve_until=created + dt.timedelta(hours=168))},
+        {
+            "status": status.restore_failed(
+                reason, preserve_until=created + dt.timedelta(hours=168), snapshot_name="snap"
+            )
+        },
     )
     assert w.kube.events()[-1] == ("Warning", "Failed", reason)
     assert 'k8ssnap_restores_total{result="failed"} 1' in w.ctx.metrics.render()

@@ -196,6 +196,19 @@ async def test_the_engine_gets_the_job_store_and_cluster(w: World, store: FakeSt
     assert ("check", "bkt") in store.bucket.calls  # ensure_bucket ran before the engine
 
 
+async def test_a_scheduled_snapshot_records_its_schedule(w: World, store: FakeStores) -> None:
+    engine = FakeSnapshotEngine(outcome=snapshot_outcome())
+    raw = snapshot(phase="InQueue")
+    raw["metadata"]["labels"] = {constants.SCHEDULE_LABEL: "nightly"}
+    w.put(SNAP, raw)
+
+    await reconciler(w, engine).reconcile(KEY)
+
+    [job] = engine.jobs
+    assert job.spec.schedule == "nightly"
+    assert job.spec.to_dict()["schedule"] == "nightly"
+
+
 async def test_the_engine_works_on_the_cluster_the_spec_names(w: World, store: FakeStores) -> None:
     remote = FakeKube()
     w.connector.remote = remote
@@ -462,7 +475,7 @@ async def test_deleting_removes_archive_and_record_then_the_finalizer(w: World, 
 
     assert await reconciler(w, engine).reconcile(KEY) is None
 
-    assert store.bucket.deleted() == ["team/snap.tgz", "team/snap.tgz.record.json"]
+    assert store.bucket.deleted() == ["team/snap.tgz", "team/snap.tgz.age", "team/snap.tgz.record.json"]
     assert set(store.bucket.blobs) == {"team/other.tgz"}
     assert store.opened == ["store"]
     assert w.kube.writes() == [finalizer_patch([KEEP])]

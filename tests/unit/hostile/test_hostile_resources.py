@@ -234,6 +234,8 @@ OWN = {
     (constants.GROUP, "objectstoreconfigs/status"),
     (constants.GROUP, "restorepreferences"),
     (constants.GROUP, "restorepreferences/status"),
+    (constants.GROUP, "snapshotschedules"),
+    (constants.GROUP, "snapshotschedules/status"),
     ("", "events"),
     ("coordination.k8s.io", "leases"),
 }

@@ -1,0 +1,160 @@
+"""SnapshotSchedule and Restore.spec.latest: parsing, and agreement of the CRD's pattern with the domain."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from k8ssnap import errors
+from k8ssnap.api import resources, schedules
+from k8ssnap.domain import cadence
+
+ROOT = Path(__file__).resolve().parents[3]
+KUBECONFIG = "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: s3cr3t}}]\n"
+
+
+def schedule_obj(**spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"schedule": "@hourly", "template": {"clusterName": "c1"}, **spec}
+    return {"metadata": {"name": "nightly", "namespace": "k8s-snap"}, "spec": body}
+
+
+def test_parse_a_full_schedule() -> None:
+    parsed = schedules.parse_schedule(
+        schedule_obj(
+            timeZone="Europe/Berlin",
+            suspend=True,
+            keep=3,
+            startingDeadlineSeconds=60,
+            template={"clusterName": "c1", "objectstoreConfig": "s", "ttl": "2h", "kubeconfig": KUBECONFIG},
+        )
+    )
+    spec = parsed.spec
+    assert (spec.schedule, spec.time_zone, spec.suspend, spec.keep, spec.starting_deadline_seconds) == (
+        "@hourly", "Europe/Berlin", True, 3, 60,
+    )  # fmt: skip
+    assert spec.template.cluster_name == "c1"
+    assert spec.template.ttl == "2h"
+    assert dict(spec.template_json)["kubeconfig"] == KUBECONFIG
+    assert "s3cr3t" not in repr(parsed)
+
+
+def test_defaults() -> None:
+    spec = schedules.parse_schedule(schedule_obj()).spec
+    assert (spec.time_zone, spec.suspend, spec.keep, spec.starting_deadline_seconds) == (
+        None,
+        False,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ({"schedule": ""}, "spec.schedule is required"),
+        ({"template": None}, "spec.template is required"),
+        ({"template": {"clusterName": "c", "bucket": "x"}}, "fields a Snapshot spec does not: bucket"),
+        ({"template": {"objectstoreConfig": "s"}}, "spec.template.clusterName is required"),
+        ({"template": {"clusterName": "c", "ttl": "7d"}}, "spec.template.ttl"),
+        (
+            {"template": {"clusterName": "c", "kubeconfig": KUBECONFIG, "kubeconfigSecret": {"name": "k"}}},
+            "both set",
+        ),
+        ({"keep": 0}, "spec.keep must be at least 1"),
+        ({"keep": "3"}, "spec.keep must be a whole number"),
+        ({"startingDeadlineSeconds": -1}, "must not be negative"),
+        ({"suspend": "yes"}, "spec.suspend must be true or false"),
+    ],
+)
+def test_bad_specs_are_refused_with_a_reason(spec: dict[str, Any], words: str) -> None:
+    with pytest.raises(errors.ConfigError, match=re.escape(words)) as caught:
+        schedules.parse_schedule(schedule_obj(**spec))
+    assert "s3cr3t" not in caught.value.reason
+
+
+def test_status_round_trip() -> None:
+    raw = {
+        "phase": "Active",
+        "lastScheduleTime": "2026-05-01T12:00:00Z",
+        "lastSnapshot": "nightly-20260501120000",
+        "lastStatus": "Completed",
+        "nextScheduleTime": "2026-05-01T13:00:00Z",
+        "active": ["nightly-20260501120000"],
+        "conditions": [{"type": "Ready", "status": "True"}],
+    }
+    status = schedules.parse_schedule({**schedule_obj(), "status": raw}).status
+    written = schedules.schedule_status_json(status)
+    assert {k: v for k, v in written.items() if k in raw} == raw
+
+
+def _crd_pattern() -> str:
+    docs = [d for d in yaml.safe_load_all((ROOT / "artifacts" / "crd.yaml").read_text()) if d]
+    crd = next(d for d in docs if d["spec"]["names"]["kind"] == "SnapshotSchedule")
+    pattern: str = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+        "properties"
+    ]["schedule"]["pattern"]
+    return pattern
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["0 * * * *", "@hourly", "@daily", "@every 10s", "@every 1h30m", "*/5 1-3 * * MON-FRI", "0 2 * * 1-5"],
+)
+def test_crd_pattern_admits_what_the_domain_accepts(expression: str) -> None:
+    cadence.parse(expression)
+    assert re.search(_crd_pattern(), expression)
+
+
+@pytest.mark.parametrize("expression", ["@reboot", "* * * *", "0 0 * * * *", "0 0 * * * ; x", "@every"])
+def test_crd_pattern_refuses_what_the_domain_refuses(expression: str) -> None:
+    with pytest.raises(ValueError):
+        cadence.parse(expression)
+    assert not re.search(_crd_pattern(), expression)
+
+
+# --- Restore.spec.latest ------------------------------------------------------------------
+
+
+def restore_obj(**spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": "r", "namespace": "k8s-snap"}, "spec": {"clusterName": "b", **spec}}
+
+
+@pytest.mark.parametrize(
+    ("latest", "expected"),
+    [
+        ({"schedule": "nightly"}, resources.LatestSelector(schedule="nightly")),
+        ({"clusterName": "a", "maxAge": "2h"}, resources.LatestSelector(cluster_name="a", max_age="2h")),
+    ],
+)
+def test_restore_latest(latest: dict[str, str], expected: resources.LatestSelector) -> None:
+    spec = resources.parse_restore(restore_obj(latest=latest)).spec
+    assert spec.latest == expected
+    assert spec.snapshot_name == ""
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ({"latest": {"schedule": "n"}, "backupName": "x"}, "not both"),
+        ({"latest": {"schedule": "n"}, "snapshotName": "x"}, "not both"),
+        ({"latest": {}}, "exactly one of schedule and clusterName"),
+        ({"latest": {"schedule": "n", "clusterName": "a"}}, "exactly one of schedule and clusterName"),
+        ({"latest": {"schedule": "n", "maxAge": "2d"}}, "spec.latest.maxAge"),
+        ({"latest": "newest"}, "spec.latest must be an object"),
+        ({}, "or spec.latest"),
+    ],
+)
+def test_restore_latest_refused(spec: dict[str, Any], words: str) -> None:
+    with pytest.raises(errors.ConfigError, match=re.escape(words)):
+        resources.parse_restore(restore_obj(**spec))
+
+
+def test_restore_status_records_the_chosen_snapshot() -> None:
+    status = resources.parse_restore(
+        {**restore_obj(backupName="x"), "status": {"snapshotName": "n-1"}}
+    ).status
+    assert status.snapshot_name == "n-1"
