@@ -127,3 +127,26 @@ class RecordMissing(ObjectMissing):
 
 class ArchiveError(PermanentError):
     """An archive that is corrupt, truncated, or of an unknown format."""
+
+
+# --- etcd -----------------------------------------------------------------
+
+
+class EtcdError(K8sSnapError):
+    """Base for failures talking to etcd or reading its snapshot stream."""
+
+
+class EtcdRetriable(EtcdError, RetriableError):
+    """etcd unreachable or busy; the snapshot may be taken again later."""
+
+
+class EtcdPermanent(EtcdError, PermanentError):
+    """TLS refused, permission denied, or a snapshot stream that is not whole."""
+
+
+class SnapshotIntegrityError(EtcdPermanent):
+    """etcd's snapshot stream was truncated or its SHA-256 did not match."""
+
+
+class HostPathRefused(ConfigError):
+    """A custom resource named a host path outside what the operator allowed."""

@@ -84,6 +84,11 @@ SNAPSHOT_SCHEDULE: Final = ResourceKind(
     short_names=("ssched",),
 )
 KINDS: Final = (SNAPSHOT, RESTORE, OBJECTSTORE_CONFIG, RESTORE_PREFERENCE, SNAPSHOT_SCHEDULE)
+#: New in k8ssnap (k8s-snap had no such kind): an etcd snapshot plus the PKI. Kept out of
+#: KINDS, whose CRDs the controller requires: a cluster without this CRD runs without it.
+ETCD_SNAPSHOT: Final = ResourceKind(
+    kind="EtcdSnapshot", plural="etcdsnapshots", singular="etcdsnapshot", short_names=("etcdsnap",)
+)
 
 # --- phases ---------------------------------------------------------------
 

@@ -8,6 +8,7 @@
     k8ssnap diff SNAPSHOT [--namespace NS]        the snapshot against the live cluster
     k8ssnap snapshot NAME [--output FILE.tgz]     take one, without the controller
     k8ssnap restore NAME [--preference FILE]      restore one, without the controller
+    k8ssnap etcd-restore NAME --data-dir DIR      an EtcdSnapshot onto a control-plane node
     k8ssnap keygen [-o FILE]                      a new age identity and recipient
 
 Encrypted snapshots (docs/encryption.md) are listed without a key; ``show``,
@@ -40,7 +41,7 @@ from typing import Any, TextIO
 import uvloop
 
 from k8ssnap import errors
-from k8ssnap.app import cli_args, cli_format
+from k8ssnap.app import cli_args, cli_etcd, cli_format
 from k8ssnap.app.cli_args import UsageError
 from k8ssnap.app.cli_bucket import get, list_snapshots, show
 from k8ssnap.app.cli_cluster import DiffOptions, RunOptions, diff, restore, snapshot
@@ -112,6 +113,8 @@ def parser() -> argparse.ArgumentParser:
                      help="a RestorePreference manifest (or its spec) choosing what to restore")  # fmt: skip
     rst.add_argument("--overwrite-existing", action="store_true",
                      help="replace objects that already exist (default: leave them)")  # fmt: skip
+    etcd = add("etcd-restore", _etcd_restore, "Restore an EtcdSnapshot into a new etcd data folder.", store)
+    cli_etcd.add_arguments(etcd)
     keys = add("keygen", _keygen, "Make a new age identity (secret key) and print its recipient.")
     keys.add_argument("-o", "--output", type=Path, metavar="FILE",
                       help="write the identity to FILE (mode 0600) instead of stdout")  # fmt: skip
@@ -123,7 +126,9 @@ def parser() -> argparse.ArgumentParser:
 
 async def _list(ns: argparse.Namespace, console: Console) -> int:
     async with open_source(_source(ns)) as source:
-        return await list_snapshots(source, console)
+        code = await list_snapshots(source, console)
+        await cli_etcd.list_etcd_snapshots(source, console)
+        return code
 
 
 async def _show(ns: argparse.Namespace, console: Console) -> int:
@@ -187,6 +192,11 @@ async def _restore(ns: argparse.Namespace, console: Console) -> int:
             run=_run(ns),
             console=console,
         )
+
+
+async def _etcd_restore(ns: argparse.Namespace, console: Console) -> int:
+    async with open_source(_source(ns)) as source:
+        return await cli_etcd.etcd_restore(source, cli_etcd.options(ns), console)
 
 
 def _source(ns: argparse.Namespace) -> SourceOptions:

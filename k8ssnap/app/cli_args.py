@@ -21,6 +21,7 @@ from k8ssnap.api.resources import parse_restore_preference
 from k8ssnap.archive.layout import check_snapshot_name
 from k8ssnap.domain.paths import parse_path
 from k8ssnap.domain.preference import Preference
+from k8ssnap.store import folder
 from k8ssnap.store.age import Recipients
 from k8ssnap.store.s3 import S3Settings
 
@@ -55,7 +56,9 @@ def store_options() -> argparse.ArgumentParser:
     """Where the bucket is: flags, with the AWS environment variables as defaults."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("object store")
-    g.add_argument("--endpoint", help="S3 endpoint, host[:port] or URL (default: $AWS_ENDPOINT_URL, or AWS)")
+    g.add_argument("--endpoint",
+                   help="S3 endpoint, host[:port] or URL (default: $AWS_ENDPOINT_URL, or AWS); "
+                   "file:///folder for a local folder (the bucket is a folder in it)")  # fmt: skip
     g.add_argument("--bucket", help=f"bucket (default: ${BUCKET_ENV})")
     g.add_argument("--region", help=f"region (default: $AWS_REGION, or {DEFAULT_REGION})")
     g.add_argument("--prefix", default="", help="folder of the bucket the snapshots are in")
@@ -134,11 +137,16 @@ def s3_settings(ns: argparse.Namespace, env: Mapping[str, str]) -> tuple[S3Setti
     secret = ns.secret_key or env.get(SECRET_KEY_ENV, "")
     if not bucket:
         raise UsageError(f"no bucket: pass --bucket or set {BUCKET_ENV}")
+    endpoint = ns.endpoint or _first(env, ENDPOINT_ENVS)
+    if folder.is_folder_endpoint(endpoint):  # a local folder needs no credentials
+        prefix = ns.prefix.strip("/")
+        return S3Settings(endpoint=endpoint, bucket=bucket, access_key="", secret_key=""), (
+            f"{prefix}/" if prefix else ""
+        )
     if not access or not secret:
         raise UsageError(
             f"no S3 credentials: set {ACCESS_KEY_ENV} and {SECRET_KEY_ENV} (or --access-key, --secret-key)"
         )
-    endpoint = ns.endpoint or _first(env, ENDPOINT_ENVS)
     settings = S3Settings(
         endpoint=endpoint,
         bucket=bucket,

@@ -29,7 +29,7 @@ from k8ssnap.app.cli_progress import Progress
 from k8ssnap.archive.index import StoredRecord
 from k8ssnap.archive.reader import ArchiveReader, Entry, ReadSummary
 from k8ssnap.kube.client import KubeClient
-from k8ssnap.store import age, s3
+from k8ssnap.store import age, folder, s3
 from k8ssnap.store.s3 import S3Settings
 from k8ssnap.store.snapshots import SnapshotStore
 
@@ -156,6 +156,15 @@ async def open_source(options: SourceOptions) -> AsyncIterator[Source]:
         return
     if options.settings is None:
         raise ValueError("no S3 settings and no local file")
+    if folder.is_folder_endpoint(options.settings.endpoint):
+        # the person at the terminal is the operator: the folder they name is the root
+        path = folder.endpoint_path(options.settings.endpoint)
+        directory = folder.FolderStore.open(
+            endpoint=options.settings.endpoint, bucket=options.settings.bucket, root=path
+        )
+        directory.backoff = options.backoff
+        yield Source(store=SnapshotStore(directory, prefix=options.prefix), local=None, identities=identities)
+        return
     async with s3.opened(options.settings, options.backoff) as bucket:
         yield Source(store=SnapshotStore(bucket, prefix=options.prefix), local=None, identities=identities)
 

@@ -39,6 +39,10 @@ class Flags:
     """Bound on parallel LISTs across all snapshots; None: ``snapshot_threads``."""
     insecure_kubeconfig_tls: bool = False
     """Let a kubeconfig from a custom resource skip TLS verification (unsafe; every use is reported)."""
+    pki_root: str | None = None
+    """The only folder EtcdSnapshots may read certificates from; None: none."""
+    folder_store_root: str | None = None
+    """The only folder a ``file://`` ObjectstoreConfig may use; None: none."""
 
 
 def _bool(text: str) -> bool:
@@ -128,6 +132,15 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="bound on parallel LISTs across all snapshots (default: --snapshotthreads)",
     )
+    p.add_argument(
+        "--pki-root", default=None, metavar="DIR",
+        help="the folder EtcdSnapshots' spec.pki is relative to, e.g. /host/etc/kubernetes/pki; "
+        "unset: no certificate folder may be read",
+    )  # fmt: skip
+    p.add_argument(
+        "--folder-store-root", default=None, metavar="DIR",
+        help="the folder file:// ObjectstoreConfigs must lie in, e.g. /backups; unset: none may be used",
+    )  # fmt: skip
     return p
 
 
@@ -158,4 +171,6 @@ def parse(argv: Sequence[str] | None = None) -> Flags:
         housekeeping_interval=ns.housekeeping_interval,
         lister_concurrency=ns.lister_concurrency,
         gzip_level=ns.gzip_level,
+        pki_root=ns.pki_root,
+        folder_store_root=ns.folder_store_root,
     )

@@ -30,6 +30,7 @@ from k8ssnap.api import constants
 from k8ssnap.app.flags import Flags
 from k8ssnap.controllers import clusters, housekeeping, objectstores
 from k8ssnap.controllers.context import Context, Settings
+from k8ssnap.controllers.etcdsnapshots import EtcdSnapshotReconciler
 from k8ssnap.controllers.events import EventRecorder
 from k8ssnap.controllers.restores import RestoreReconciler
 from k8ssnap.controllers.schedules import ScheduleReconciler
@@ -68,6 +69,8 @@ def settings_from(flags: Flags) -> Settings:
         restore_snapshots=flags.restore_snapshots,
         validate_file_info=flags.validate_file_info,
         housekeeping_interval=flags.housekeeping_interval,
+        pki_root=flags.pki_root,
+        folder_store_root=flags.folder_store_root,
     )
 
 
@@ -84,6 +87,8 @@ class Manager:
         self.leading = False
         self.synced = False
         self.grace = 30.0
+        self.etcd_snapshots = False
+        """Whether the EtcdSnapshot CRD is installed (found at start); without it, no such controller."""
 
     def ready(self) -> bool:
         return self.synced or not self.leading
@@ -119,6 +124,12 @@ class Manager:
                 raise errors.ConfigError(
                     f"CRD {kind.crd_name} is not installed: kubectl apply -f artifacts/crd.yaml"
                 ) from None
+        crd = constants.ETCD_SNAPSHOT.crd_name
+        try:
+            await self.kube.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}")
+            self.etcd_snapshots = True
+        except errors.NotFound:
+            log.warning("CRD %s is not installed: EtcdSnapshots are not reconciled", crd)
 
     def _informer(self, kind: constants.ResourceKind) -> Informer:
         source = ResourceListWatcher(self.kube, kind.path(self.settings.namespace))
@@ -130,7 +141,8 @@ class Manager:
     async def _lead(self) -> None:
         self.leading = True
         log.info("leading as %s", self.identity)
-        informers = {kind.plural: self._informer(kind) for kind in constants.KINDS}
+        kinds = (*constants.KINDS, constants.ETCD_SNAPSHOT) if self.etcd_snapshots else constants.KINDS
+        informers = {kind.plural: self._informer(kind) for kind in kinds}
         ctx = Context(
             kube=self.kube,
             stores=objectstores.ConfigStores(),
@@ -165,6 +177,17 @@ class Manager:
             self._controller("objectstoreconfigs", queues, lambda k: objectstores.reconcile(ctx, k), 1),
             self._controller("snapshotschedules", queues, schedules.reconcile, 2),
         ]
+        if self.etcd_snapshots:
+            plural = constants.ETCD_SNAPSHOT.plural
+            queues[plural] = self._queue(plural)
+            _enqueue_on_change(
+                informers[plural],
+                queues[plural],
+                also=(queues["objectstoreconfigs"], informers["objectstoreconfigs"]),
+            )
+            etcd = EtcdSnapshotReconciler(ctx)
+            workers = self.settings.snapshot_threads
+            controllers.append(self._controller(plural, queues, etcd.reconcile, workers))
         try:
             async with asyncio.TaskGroup() as group:
                 running = [

@@ -62,6 +62,14 @@ _REST: Final = b"0" + bytes(100) + tarfile.POSIX_MAGIC + bytes(64 + 16 + 167)
 """Type, link name, magic and version, user and group names, device numbers, prefix, padding."""
 
 
+def encode_header(name: str, size: int, *, mtime: int) -> bytes:
+    """The header block(s) of a regular file whose ``size`` bytes the caller streams after it.
+
+    The caller then writes exactly ``size`` bytes and :func:`padding`.
+    """
+    return _ustar_header(name, size, mtime) or _tarfile_header(name, size, mtime)
+
+
 def _ustar_header(name: str, size: int, mtime: int) -> bytes | None:
     """The ustar block :func:`_tarfile_header` makes for a short ASCII name, about 4x faster.
 

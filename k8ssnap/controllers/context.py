@@ -43,6 +43,10 @@ class Settings:
     validate_file_info: bool = True
     housekeeping_interval: float = 300.0
     store_check_interval: float = 300.0
+    pki_root: str | None = None
+    """--pki-root: the only folder EtcdSnapshots may read certificates from (None: none)."""
+    folder_store_root: str | None = None
+    """--folder-store-root: the only folder a file:// ObjectstoreConfig may use (None: none)."""
 
 
 @dataclass(frozen=True, slots=True)

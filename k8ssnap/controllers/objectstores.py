@@ -29,7 +29,7 @@ from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import stores
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.store import s3
+from k8ssnap.store import folder, s3
 from k8ssnap.store.objectstore import ObjectStore
 from k8ssnap.store.s3 import S3Settings
 from k8ssnap.store.snapshots import SnapshotStore
@@ -103,6 +103,18 @@ class ConfigStores:
     async def __call__(
         self, ctx: Context, name: str | None, *, subject: Subject, max_elapsed: float | None = None
     ) -> AsyncIterator[SnapshotStore]:
+        config = await _config(ctx, name)
+        if folder.is_folder_endpoint(config.spec.endpoint or ""):
+            # a local folder (``file://``): only inside the operator's --folder-store-root
+            local = folder.FolderStore.open(
+                endpoint=config.spec.endpoint or "",
+                bucket=config.spec.bucket,
+                root=ctx.settings.folder_store_root,
+            )
+            budget = ctx.settings.max_retry_elapsed if max_elapsed is None else max_elapsed
+            local.backoff = retry.Backoff(initial=0.5, max_elapsed=budget)
+            yield SnapshotStore(local, prefix=f"{config.spec.prefix}/" if config.spec.prefix else "")
+            return
         settings, prefix = await settings_for(ctx, name)
         if _unverified(settings):
             await insecure.report(ctx, subject, insecure.STORE)
@@ -119,9 +131,10 @@ def _unverified(settings: S3Settings) -> bool:
 def users(ctx: Context, name: str) -> list[str]:
     """Snapshots that store into ``name`` (see :func:`k8ssnap.domain.stores.uses_config`)."""
     configs = [str(o["metadata"]["name"]) for o in ctx.informers[constants.OBJECTSTORE_CONFIG.plural].list()]
+    etcd = ctx.informers.get(constants.ETCD_SNAPSHOT.plural)  # EtcdSnapshots hold it too, when served
     return [
         str(obj["metadata"]["name"])
-        for obj in ctx.informers[constants.SNAPSHOT.plural].list()
+        for obj in [*ctx.informers[constants.SNAPSHOT.plural].list(), *(etcd.list() if etcd else [])]
         if stores.uses_config((obj.get("spec") or {}).get("objectstoreConfig"), config=name, configs=configs)
     ]
 

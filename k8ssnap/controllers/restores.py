@@ -235,7 +235,11 @@ class RestoreReconciler:
         async with self.ctx.stores(self.ctx, snapshot.spec.objectstore_config, subject=subject) as store:
             record = await store.record_if_any(name)
             decryption = await encryption.decryption_for(
-                self.ctx, restore=restore, snapshot=name, store_name=store_name, record=record
+                self.ctx,
+                restore=restore,
+                snapshot=name,
+                store_name=snapshot.spec.objectstore_config,
+                record=record,
             )
             # an encrypted archive's record checks the ciphertext, in the decryption
             checked = record is not None and decryption is None

@@ -1,4 +1,4 @@
-"""Building kube-apiserver, kube-controller-manager, kubectl and etcd from Go modules.
+"""Building kube-apiserver, kube-controller-manager, kubectl, etcd and etcdutl from Go modules.
 
 The recipe (verified here, see docs/local-environment.md): ``go install`` refuses
 ``k8s.io/kubernetes`` because its go.mod points the staging modules at
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl")
 ETCD_BINARIES = ("etcd",)
+ETCDUTL_BINARIES = ("etcdutl",)
 AGE_BINARIES = ("age", "age-keygen")
 
 PROGRESS_EVERY = 20.0
@@ -211,6 +212,24 @@ def ensure_etcd(version: str = versions.ETCD_VERSION) -> Path:
     return target
 
 
+def ensure_etcdutl(version: str = versions.ETCD_VERSION) -> Path:
+    """Return the folder with an etcdutl binary of ``version`` (the release of the etcd we run).
+
+    Its own wrapper module (``tools/etcdutl-bin``) and cache entry, so adding
+    it neither rebuilds nor changes the etcd binary other clones cached.
+    """
+    target = cache.bin_dir("etcdutl", version)
+    if not _complete(target, ETCDUTL_BINARIES):
+        _build_into(
+            module_dir=cache.repo_root() / "tools" / "etcdutl-bin",
+            target=target,
+            names=ETCDUTL_BINARIES,
+            packages=["go.etcd.io/etcd/etcdutl/v3"],
+            ldflags="-s -w",
+        )
+    return target
+
+
 def ensure_age(version: str = versions.AGE_VERSION) -> Path:
     """Return the folder with the reference ``age`` and ``age-keygen`` commands, building them once.
 
@@ -231,4 +250,9 @@ def ensure_age(version: str = versions.AGE_VERSION) -> Path:
 
 def ensure_all() -> dict[str, Path]:
     """Build (or find) every binary; returns the component folders."""
-    return {"etcd": ensure_etcd(), "kubernetes": ensure_kubernetes(), "age": ensure_age()}
+    return {
+        "etcd": ensure_etcd(),
+        "etcdutl": ensure_etcdutl(),
+        "kubernetes": ensure_kubernetes(),
+        "age": ensure_age(),
+    }

@@ -56,28 +56,64 @@ def _kubeconfig(*, name: str, server: str, pki: ClusterPki) -> str:
 
 def _start_etcd(*, etcd_bin: Path, folder: Path) -> tuple[process.Running, str]:
     client, peer = process.free_port(), process.free_port()
-    url = f"http://127.0.0.1:{client}"
+    return launch_etcd(
+        etcd_bin=etcd_bin, name=folder.name, data_dir=folder / "etcd-data", log=folder / "etcd.log",
+        client_port=client, peer_port=peer,
+    )  # fmt: skip
+
+
+def launch_etcd(
+    *, etcd_bin: Path, name: str, data_dir: Path, log: Path, client_port: int, peer_port: int
+) -> tuple[process.Running, str]:
+    """One etcd member on 127.0.0.1 (plain http); returns it and its client URL once /health answers.
+
+    Also starts a member on a data folder ``etcdutl snapshot restore`` wrote, if
+    ``name`` and ``peer_port`` are the ones given to the restore.
+    """
+    url = f"http://127.0.0.1:{client_port}"
+    peer = f"http://127.0.0.1:{peer_port}"
     argv = [
         str(etcd_bin / "etcd"),
-        f"--name={folder.name}",
-        f"--data-dir={folder / 'etcd-data'}",
+        f"--name={name}",
+        f"--data-dir={data_dir}",
         f"--listen-client-urls={url}",
         f"--advertise-client-urls={url}",
-        f"--listen-peer-urls=http://127.0.0.1:{peer}",
-        f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-        f"--initial-cluster={folder.name}=http://127.0.0.1:{peer}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster={name}={peer}",
         "--unsafe-no-fsync",
         "--quota-backend-bytes=8589934592",
         "--log-level=warn",
     ]
     running = process.launch(
-        f"etcd-{folder.name}",
+        f"etcd-{name}",
         argv,
-        log=folder / "etcd.log",
+        log=log,
         ready=process.ReadyCheck(f"{url}/health"),
         timeout=60,
     )
     return running, url
+
+
+def launch_apiserver(
+    *, name: str, kube_bin: Path, folder: Path, pki: ClusterPki, etcd_url: str
+) -> tuple[process.Running, str, Path]:
+    """A kube-apiserver on ``etcd_url`` with the PKI in ``pki``; returns it, its URL and an
+    admin kubeconfig (the admin certificate in ``pki``), once /readyz answers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = process.free_port()
+    server = f"https://127.0.0.1:{port}"
+    kubeconfig = folder / "admin.kubeconfig"
+    kubeconfig.write_text(_kubeconfig(name=name, server=server, pki=pki))
+    kubeconfig.chmod(0o600)
+    running = process.launch(
+        f"kube-apiserver-{name}",
+        _apiserver_argv(kube_bin=kube_bin, folder=folder, pki=pki, port=port, etcd=etcd_url),
+        log=folder / "kube-apiserver.log",
+        ready=process.ReadyCheck(f"{server}/readyz", cafile=str(pki.ca_cert)),
+        timeout=180,
+    )
+    return running, server, kubeconfig
 
 
 def _apiserver_argv(*, kube_bin: Path, folder: Path, pki: ClusterPki, port: int, etcd: str) -> list[str]:

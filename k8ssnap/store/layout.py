@@ -68,3 +68,28 @@ def snapshot_of(key: str, *, prefix: str = "") -> tuple[str, str] | None:
             name = rest[: -len(suffix)]
             return (name, kind) if _NAME.match(name) else None
     return None
+
+
+# -- etcd snapshots (EtcdSnapshot) -------------------------------------------
+# Under their own folder, so an EtcdSnapshot and a Snapshot of the same name
+# never share a key, and housekeeping of Snapshots (which matches only
+# ``<prefix><name>.tgz``) never sees them.
+
+ETCD_FOLDER = "etcd/"
+ETCD_FORMAT_VERSION = "etcd-1"
+ETCD_SNAPSHOT_KEY = "k8ssnap-etcd-snapshot"
+
+
+def etcd_archive_key(name: str, *, prefix: str = "") -> str:
+    """The key of EtcdSnapshot ``name``'s archive."""
+    return f"{prefix}{ETCD_FOLDER}{name}{ARCHIVE_SUFFIX}"
+
+
+def etcd_record_key(name: str, *, prefix: str = "") -> str:
+    """The key of EtcdSnapshot ``name``'s record."""
+    return f"{prefix}{ETCD_FOLDER}{name}{RECORD_SUFFIX}"
+
+
+def etcd_archive_metadata(name: str) -> dict[str, str]:
+    """User metadata of an etcd archive (no credentials, ever)."""
+    return {FORMAT_KEY: ETCD_FORMAT_VERSION, ETCD_SNAPSHOT_KEY: name}

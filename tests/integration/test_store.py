@@ -1,8 +1,7 @@
-"""The S3 adapter beyond the basics: listings past 1000 keys, ObjectstoreConfig status."""
+"""ObjectstoreConfig status and lifecycle (the store contract itself: test_store_contract.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 
@@ -16,26 +15,6 @@ from tests.controllerproc import ControllerProcess
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def test_listing_is_paginated_past_1000_keys(s3: S3Store) -> None:
-    prefix = f"many-{secrets.token_hex(3)}/"
-    keys = [f"{prefix}{i:05d}.tgz" for i in range(1105)]
-    sem = asyncio.Semaphore(32)
-
-    async def put(key: str) -> None:
-        async with sem:
-            await s3.put(key, b"x", metadata={})
-
-    await asyncio.gather(*(put(k) for k in keys))
-    listed = [obj.key async for obj in s3.list(prefix)]
-    assert sorted(listed) == keys
-
-    async def delete(key: str) -> None:
-        async with sem:
-            await s3.delete(key)
-
-    await asyncio.gather(*(delete(k) for k in keys))
 
 
 def _status(kubectl: Kubectl, name: str) -> dict[str, object]:

@@ -23,7 +23,14 @@ from tests.unit.api import api_reference_examples as ref
 
 ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = ROOT / "artifacts" / "crd.yaml"
-KIND_ORDER = ("Snapshot", "Restore", "ObjectstoreConfig", "RestorePreference", "SnapshotSchedule")
+KIND_ORDER = (
+    "Snapshot",
+    "Restore",
+    "ObjectstoreConfig",
+    "RestorePreference",
+    "SnapshotSchedule",
+    "EtcdSnapshot",
+)
 
 
 def _load_crds() -> dict[str, dict[str, Any]]:
@@ -110,7 +117,7 @@ def admission(obj: dict[str, Any]) -> list[str]:
 
 def test_five_crds_of_our_group_and_version() -> None:
     assert sorted(CRDS) == sorted(KIND_ORDER)
-    for kind in constants.KINDS:
+    for kind in (*constants.KINDS, constants.ETCD_SNAPSHOT):
         crd = CRDS[kind.kind]
         assert crd["apiVersion"] == "apiextensions.k8s.io/v1"
         assert crd["metadata"]["name"] == kind.crd_name
@@ -175,6 +182,15 @@ def test_status_subresource(kind: str) -> None:
                 ("NEXT", ".status.nextScheduleTime"),
                 ("LAST-STATUS", ".status.lastStatus"),
                 ("AGE", ".metadata.creationTimestamp"),
+            ],
+        ),
+        (
+            "EtcdSnapshot",
+            [
+                ("BACKUPDATE", ".status.snapshotTimestamp"),
+                ("REVISION", ".status.revision"),
+                ("DBSIZE", ".status.dbSize"),
+                ("STATUS", ".status.phase"),
             ],
         ),
     ],

@@ -234,6 +234,8 @@ OWN = {
     (constants.GROUP, "objectstoreconfigs/status"),
     (constants.GROUP, "restorepreferences"),
     (constants.GROUP, "restorepreferences/status"),
+    (constants.GROUP, "etcdsnapshots"),
+    (constants.GROUP, "etcdsnapshots/status"),
     (constants.GROUP, "snapshotschedules"),
     (constants.GROUP, "snapshotschedules/status"),
     ("", "events"),

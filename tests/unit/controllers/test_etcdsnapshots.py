@@ -1,0 +1,158 @@
+"""EtcdSnapshotReconciler.reconcile against a filled cache, a fake store and a scripted etcd on gRPC."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from k8ssnap.api import constants
+from k8ssnap.controllers.context import Settings
+from k8ssnap.controllers.etcdsnapshots import EtcdSnapshotReconciler
+from k8ssnap.runtime.informer import Informer
+from k8ssnap.runtime.source import ObjectKey
+from k8ssnap.store import layout
+from k8ssnap.testing.adapters import FakeStores
+from tests.etcdfake import FakeEtcd, Fault
+from tests.unit.controllers import fakes
+from tests.unit.controllers.fakes import NS, World, world
+
+KIND = constants.ETCD_SNAPSHOT
+KEY = ObjectKey(NS, "etcd1")
+STATUS = KIND.path(NS, "etcd1", status=True)
+DB = bytes(range(256)) * 64
+
+
+def _world(store: FakeStores | None = None, **settings: Any) -> World:
+    w = world(Settings(**settings), stores=store)
+    informer = Informer(name=KIND.plural, source=fakes._NoSource())
+    informer.replace([], "1")
+    w.ctx.informers[KIND.plural] = informer
+    return w
+
+
+def etcd_snapshot(
+    *, phase: str = "", finalizers: tuple[str, ...] = (constants.FINALIZER,), **spec: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": constants.API_VERSION,
+        "kind": KIND.kind,
+        "metadata": fakes._metadata(
+            "etcd1", finalizers=finalizers, created=None, deleting=False, annotations=None
+        ),
+        "spec": {"endpoints": ["http://127.0.0.1:1"], "objectstoreConfig": "store", **spec},
+    }
+    if phase:
+        body["status"] = {"phase": phase}
+    return body
+
+
+@pytest.fixture
+async def etcd() -> AsyncIterator[FakeEtcd]:
+    fake = FakeEtcd(db=DB)
+    yield fake
+    await fake.stop()
+
+
+def _status_writes(w: World) -> list[dict[str, Any]]:
+    return [c.body["status"] for c in w.kube.writes() if c.path == STATUS]
+
+
+async def test_a_new_one_gets_the_finalizer_then_is_queued() -> None:
+    w = _world()
+    w.put(KIND, etcd_snapshot(finalizers=()))
+    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    assert w.kube.writes()[0].body["metadata"]["finalizers"] == [constants.FINALIZER]
+    w.put(KIND, etcd_snapshot())
+    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    assert _status_writes(w)[-1]["phase"] == "InQueue"
+    assert w.kube.writes()[-1].body["metadata"] == {"resourceVersion": "7"}  # preconditioned
+
+
+async def test_queued_is_taken_and_completed_with_the_record(
+    store: FakeStores, etcd: FakeEtcd, tmp_path: Path
+) -> None:
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    w = _world(store, pki_root=str(tmp_path))
+    url = await etcd.start()
+    w.put(KIND, etcd_snapshot(phase="InQueue", endpoints=[url], pki="."))
+    assert await EtcdSnapshotReconciler(w.ctx).reconcile(KEY) is None
+    phases = [s["phase"] for s in _status_writes(w)]
+    assert phases == ["InProgress", "Completed"]
+    done = _status_writes(w)[-1]
+    assert (done["dbSize"], done["revision"], done["members"], done["pkiFiles"]) == (len(DB), 42, 1, 1)
+    assert done["privateKeys"] is False and done["etcdVersion"] == "3.5.35"
+    assert layout.etcd_archive_key("etcd1", prefix="team/") in store.bucket.blobs
+    assert done["storedFileSize"] == store.bucket.blobs[layout.etcd_archive_key("etcd1", prefix="team/")].size
+    assert "Completed" in w.kube.reasons()
+
+
+@pytest.mark.parametrize(
+    ("root", "pki", "says"),
+    [(None, ".", "without --pki-root"), ("/srv/pki", "../x", "'..'"), ("/srv/pki", "/etc", "not absolute")],
+)
+async def test_pki_outside_the_root_fails_with_a_reason(
+    store: FakeStores, etcd: FakeEtcd, root: str | None, pki: str, says: str
+) -> None:
+    w = _world(store, pki_root=root)
+    url = await etcd.start()
+    w.put(KIND, etcd_snapshot(phase="InQueue", endpoints=[url], pki=pki))
+    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    failed = _status_writes(w)[-1]
+    assert failed["phase"] == "Failed" and says in failed["reason"]
+    assert etcd.snapshots == 0 and not store.bucket.blobs
+
+
+@pytest.mark.parametrize(("fault", "says"), [("truncate", "truncated"), ("bad-sha", "does not match")])
+async def test_a_broken_stream_fails_and_leaves_no_archive(
+    store: FakeStores, fault: Fault, says: str
+) -> None:
+    fake = FakeEtcd(db=DB, fault=fault)
+    url = await fake.start()
+    try:
+        w = _world(store)
+        w.put(KIND, etcd_snapshot(phase="InQueue", endpoints=[url]))
+        await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    finally:
+        await fake.stop()
+    failed = _status_writes(w)[-1]
+    assert failed["phase"] == "Failed" and says in failed["reason"]
+    assert not store.bucket.blobs
+
+
+async def test_a_spec_without_endpoints_fails() -> None:
+    w = _world()
+    w.put(KIND, etcd_snapshot(endpoints=[]))
+    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    assert "spec.endpoints" in _status_writes(w)[-1]["reason"]
+
+
+async def test_deleting_removes_archive_and_record_then_the_finalizer(store: FakeStores) -> None:
+    w = _world(store)
+    store.bucket.add(layout.etcd_archive_key("etcd1", prefix="team/"), b"x", metadata={})
+    store.bucket.add(layout.etcd_record_key("etcd1", prefix="team/"), b"{}", metadata={})
+    obj = etcd_snapshot(phase="Completed")
+    obj["metadata"]["deletionTimestamp"] = fakes.ts(fakes.utcnow())
+    w.put(KIND, obj)
+    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    assert not store.bucket.blobs
+    assert w.kube.writes()[-1].body["metadata"]["finalizers"] == []
+
+
+async def test_a_stream_cut_by_etcd_is_taken_again_and_completes(store: FakeStores) -> None:
+    fake = FakeEtcd(db=DB, fault="abort", faults=1)
+    url = await fake.start()
+    try:
+        w = _world(store, max_retry_elapsed=30.0)
+        w.put(KIND, etcd_snapshot(phase="InQueue", endpoints=[url]))
+        await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    finally:
+        await fake.stop()
+    assert fake.snapshots == 2
+    assert [s["phase"] for s in _status_writes(w)] == ["InProgress", "Completed"]
+    assert list(store.bucket.blobs) == [
+        layout.etcd_archive_key("etcd1", prefix="team/"),
+        layout.etcd_record_key("etcd1", prefix="team/"),
+    ]
