@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from k8ssnap.devenv import build, hostpkgs, images, netns, node, process
+from k8ssnap.devenv import build, hostpkgs, images, netns, node, process, versions
 from k8ssnap.devenv.cluster import ClusterInfo, ClusterProcesses, start_cluster
 from k8ssnap.devenv.s3 import S3Info, start_s3
 
@@ -39,6 +39,8 @@ class EnvironmentInfo:
     """Whether each cluster has a kube-scheduler and a node (kubelet, containerd, kube-proxy)."""
     images: dict[str, str] = field(default_factory=dict)
     """With nodes: the image names imported into every node (pause, demo, base, controller)."""
+    #: Each cluster's Kubernetes version (all the default unless a setting chose another).
+    kubernetes: dict[str, str] = field(default_factory=dict)
 
     @property
     def kubectl(self) -> Path:
@@ -74,6 +76,7 @@ def _save(info: EnvironmentInfo) -> None:
         "startup_seconds": info.startup_seconds,
         "nodes": info.nodes,
         "images": info.images,
+        "kubernetes": info.kubernetes,
     }
     path = info.folder / STATE_FILE
     path.write_text(json.dumps(state, indent=2))
@@ -96,21 +99,36 @@ def load(folder: Path) -> EnvironmentInfo:
         startup_seconds=state["startup_seconds"],
         nodes=state.get("nodes", False),
         images=state.get("images", {}),
+        kubernetes=state.get("kubernetes", {}),
     )
 
 
 class Environment:
     """Starts and stops the local environment rooted at ``folder``."""
 
-    def __init__(self, folder: Path, *, clusters: tuple[str, ...] = ("a", "b"), nodes: bool = False) -> None:
-        """``nodes=True`` adds a kube-scheduler and one node to each cluster (root only).
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        clusters: tuple[str, ...] = ("a", "b"),
+        kubernetes: dict[str, str] | None = None,
+        nodes: bool = False,
+    ) -> None:
+        """``kubernetes`` maps cluster names to versions; missing ones follow the settings.
 
+        The settings are ``K8SSNAP_KUBERNETES_<NAME>`` (see :mod:`versions`).
+        ``nodes=True`` adds a kube-scheduler and one node to each cluster (root
+        only; every cluster at :data:`versions.KUBERNETES_VERSION`, the kubelet's).
         The API servers and S3 then listen on the host bridge (172.30.0.1)
         instead of loopback, so that Pods reach them; one such environment
         per machine (see :mod:`k8ssnap.devenv.netns`).
         """
         self.folder = folder
         self.cluster_names = clusters
+        chosen = versions.cluster_versions(clusters, os.environ)
+        self.kubernetes = {**chosen, **(kubernetes or {})}
+        for version in self.kubernetes.values():
+            versions.kubernetes_module(version)
         self.nodes = nodes
 
     def up(self) -> EnvironmentInfo:
@@ -119,13 +137,20 @@ class Environment:
         self.folder.mkdir(parents=True, exist_ok=True)
         if (self.folder / STATE_FILE).exists():
             self.down()
-        bins = build.ensure_all()
+        wanted = (
+            versions.KUBERNETES_VERSION,
+            *sorted(set(self.kubernetes.values()) - {versions.KUBERNETES_VERSION}),
+        )
+        bins = build.ensure_all(wanted)
         host = "127.0.0.1"
         built: dict[str, images.Image] = {}
         nets = [netns.NodeNet(name, i) for i, name in enumerate(self.cluster_names)]
         if self.nodes:
             if os.geteuid() != 0:
                 raise process.StartError("nodes need root: network namespaces, cgroups and mounts")
+            skewed = {n: v for n, v in self.kubernetes.items() if v != versions.KUBERNETES_VERSION}
+            if skewed:
+                raise process.StartError(f"nodes run kubelet {versions.KUBERNETES_VERSION}, not {skewed}")
             hostpkgs.ensure()
             bins["node"] = build.ensure_node()
             built = images.ensure_all()
@@ -140,7 +165,7 @@ class Environment:
                 cluster, procs = start_cluster(
                     name=name,
                     folder=self.folder / name,
-                    kube_bin=bins["kubernetes"],
+                    kube_bin=bins[f"kubernetes-{self.kubernetes[name]}"],
                     etcd_bin=bins["etcd"],
                     host=host,
                 )
@@ -163,6 +188,7 @@ class Environment:
             startup_seconds=time.monotonic() - started_at,
             nodes=self.nodes,
             images={key: image.name for key, image in built.items()},
+            kubernetes=dict(self.kubernetes),
         )
         _save(info)
         return info

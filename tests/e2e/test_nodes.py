@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
-from k8ssnap.devenv import env
+from k8ssnap.devenv import env, versions
 from tests.conftest import Kubectl
 
 pytestmark = [
@@ -61,7 +61,8 @@ def nodes_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[env.Environm
     if reuse:
         yield env.load(Path(reuse))
         return
-    environment = env.Environment(tmp_path_factory.mktemp("nodes"), nodes=True)
+    pinned = {name: versions.KUBERNETES_VERSION for name in ("a", "b")}  # the kubelet's version
+    environment = env.Environment(tmp_path_factory.mktemp("nodes"), nodes=True, kubernetes=pinned)
     info = environment.up()
     try:
         yield info
