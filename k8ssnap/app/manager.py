@@ -47,6 +47,7 @@ from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.queuemetrics import RegistryQueueMetricsProvider
 from k8ssnap.runtime.source import ObjectKey, key_of
 from k8ssnap.snapshot.engine import SnapshotEngine
+from k8ssnap.snapshot.etcd import EtcdSnapshotEngine
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ class Manager:
                 queues[plural],
                 also=(queues["objectstoreconfigs"], informers["objectstoreconfigs"]),
             )
-            etcd = EtcdSnapshotReconciler(ctx)
+            etcd = EtcdSnapshotReconciler(ctx, EtcdSnapshotEngine())
             workers = self.settings.snapshot_threads
             controllers.append(self._controller(plural, queues, etcd.reconcile, workers))
         try:
