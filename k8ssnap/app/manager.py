@@ -186,6 +186,7 @@ class Manager:
                 queues[plural],
                 also=(queues["objectstoreconfigs"], informers["objectstoreconfigs"]),
             )
+            _enqueue_schedule_of(informers[plural], queues["snapshotschedules"])
             etcd = EtcdSnapshotReconciler(ctx, EtcdSnapshotEngine())
             workers = self.settings.snapshot_threads
             controllers.append(self._controller(plural, queues, etcd.reconcile, workers))
@@ -259,8 +260,9 @@ def _enqueue_on_change(
 
 
 def _enqueue_schedule_of(snapshots: Informer, queue: RateLimitingQueue[ObjectKey]) -> None:
-    """A Snapshot's change queues the SnapshotSchedule named by its schedule label, so that
-    retention and the schedule's status follow its runs (and Forbid ends when one finishes)."""
+    """A Snapshot's (or EtcdSnapshot's) change queues the SnapshotSchedule named by its schedule
+    label, so that retention and the schedule's status follow its runs (and Forbid ends when one
+    finishes)."""
 
     def enqueue(obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
