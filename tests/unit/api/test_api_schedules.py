@@ -196,3 +196,10 @@ def test_restore_status_records_the_chosen_snapshot() -> None:
         {**restore_obj(backupName="x"), "status": {"snapshotName": "n-1"}}
     ).status
     assert status.snapshot_name == "n-1"
+
+
+def test_the_etcd_schedule_sample_is_a_schedule_of_etcd_snapshots() -> None:
+    sample = yaml.safe_load((ROOT / "artifacts" / "etcd-schedule.yaml").read_text())
+    parsed = schedules.parse_schedule(sample)
+    assert parsed.spec.target.kind == "EtcdSnapshot" and parsed.spec.keep == 28
+    cadence.parse(parsed.spec.schedule)
