@@ -128,8 +128,12 @@ STORE_PHASES: Final[tuple[StorePhase, ...]] = (
 #: leaving them alone. k8s-snap's type is a list of option names, so this is
 #: a name in that list, not a boolean field.
 RESTORE_OPTION_OVERWRITE_EXISTING: Final = "overwriteExisting"
+#: ``restoreOptions`` entry: recovery into an empty cluster. Restores RBAC bound
+#: to people, every StorageClass and the other non-built-in cluster-scoped
+#: objects that k8s-snap's defaults leave out.
+RESTORE_OPTION_WHOLE_CLUSTER: Final = "wholeCluster"
 #: Every value ``restoreOptions`` may hold.
-RESTORE_OPTIONS: Final = (RESTORE_OPTION_OVERWRITE_EXISTING,)
+RESTORE_OPTIONS: Final = (RESTORE_OPTION_OVERWRITE_EXISTING, RESTORE_OPTION_WHOLE_CLUSTER)
 
 # --- defaults and formats -------------------------------------------------
 

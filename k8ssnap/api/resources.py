@@ -38,6 +38,8 @@ from k8ssnap.api import _fields, encryption, meta
 from k8ssnap.api.constants import DEFAULT_CA_BUNDLE_KEY, RESTORE_OPTIONS, Phase, StorePhase
 from k8ssnap.api.encryption import EncryptionSpec, ServerSideEncryption
 from k8ssnap.api.meta import KubeconfigRef, Resource, SecretKeyRef
+from k8ssnap.domain.labelselector import LabelSelector
+from k8ssnap.domain.namespacemap import NamespaceMapping
 from k8ssnap.errors import ConfigError
 
 __all__ = [
@@ -167,6 +169,8 @@ class RestoreSpec:
     available_until: datetime | None = None
     #: ``identity_secret`` overrides the ObjectstoreConfig's.
     encryption: EncryptionSpec = field(default_factory=EncryptionSpec)
+    #: Plan, read the destination, write nothing (creates are sent with dryRun=All).
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,11 +190,14 @@ class RestoreStatus:
     updated: tuple[str, ...] = ()
     already_existed: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
+    #: ``"<path>,converted from <gv> to <gv>"``: objects sent at another version.
+    converted: tuple[str, ...] = ()
     num_excluded: int = 0
     num_created: int = 0
     num_updated: int = 0
     num_already_existed: int = 0
     num_failed: int = 0
+    num_converted: int = 0
     num_preference_excluded: int = 0
     num_snapshot_contents: int = 0
     restore_resource_version: str = ""
@@ -211,7 +218,7 @@ def parse_restore(obj: Mapping[str, Any]) -> Restore:
     status = _fields.mapping(obj.get("status"), field="status")
     lists = {
         key: _fields.strings(status, key, field=f"status.{key}") or ()
-        for key in ("excluded", "created", "updated", "alreadyExisted", "failed")
+        for key in ("excluded", "created", "updated", "alreadyExisted", "failed", "converted")
     }
     # k8s-snap v0.5 wrote the restore's expiry as availableUntil.
     preserve_until = _fields.timestamp(
@@ -232,6 +239,7 @@ def parse_restore(obj: Mapping[str, Any]) -> Restore:
             ttl=_fields.duration(spec, "ttl", field="spec.ttl"),
             available_until=_fields.timestamp(spec, "availableUntil", field="spec.availableUntil"),
             encryption=encryption.encryption(spec, allow=("identitySecret",)),
+            dry_run=_fields.boolean(spec, "dryRun", field="spec.dryRun") or False,
         ),
         status=RestoreStatus(
             phase=_fields.phase(status),
@@ -242,11 +250,13 @@ def parse_restore(obj: Mapping[str, Any]) -> Restore:
             updated=lists["updated"],
             already_existed=lists["alreadyExisted"],
             failed=lists["failed"],
+            converted=lists["converted"],
             num_excluded=_fields.count(status, "numExcluded", field="status.numExcluded"),
             num_created=_fields.count(status, "numCreated", field="status.numCreated"),
             num_updated=_fields.count(status, "numUpdated", field="status.numUpdated"),
             num_already_existed=_fields.count(status, "numAlreadyExisted", field="status.numAlreadyExisted"),
             num_failed=_fields.count(status, "numFailed", field="status.numFailed"),
+            num_converted=_fields.count(status, "numConverted", field="status.numConverted"),
             num_preference_excluded=_fields.count(
                 status, "numPreferenceExcluded", field="status.numPreferenceExcluded"
             ),
@@ -353,6 +363,8 @@ PREFERENCE_LIST_FIELDS = (
     "restoreAppApiPathes",
     "restoreNfsStorageClasses",
     "restoreOptions",
+    "includeKinds",
+    "excludeKinds",
 )
 
 
@@ -378,7 +390,18 @@ def parse_restore_preference(obj: Mapping[str, Any]) -> RestorePreference:
                 f"spec.restoreOptions[{index}] is {option!r}, which k8ssnap does not know;"
                 f" the options are: {', '.join(RESTORE_OPTIONS)}"
             )
+    _check_migration_fields(spec)
     return RestorePreference(**meta.metadata_fields(obj), spec=MappingProxyType(dict(spec)))
+
+
+def _check_migration_fields(spec: Mapping[str, Any]) -> None:
+    """ConfigError for a ``labelSelector`` or ``namespaceMapping`` the domain cannot read."""
+    try:
+        if spec.get("labelSelector") is not None:
+            LabelSelector.parse(spec["labelSelector"], field="spec.labelSelector")
+        NamespaceMapping.parse(spec.get("namespaceMapping"), field="spec.namespaceMapping")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 # --- helpers --------------------------------------------------------------

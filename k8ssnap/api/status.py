@@ -173,6 +173,7 @@ class RestoreOutcome:
     updated: Sequence[str] = ()
     already_existed: Sequence[str] = ()
     failed: Sequence[str] = ()
+    converted: Sequence[str] = ()
     num_preference_excluded: int = 0
     num_snapshot_contents: int = 0
 
@@ -190,11 +191,13 @@ def restore_status_json(status: RestoreStatus) -> RawRestoreStatus:
         "updated": _list_or_null(status.updated),
         "alreadyExisted": _list_or_null(status.already_existed),
         "failed": _list_or_null(status.failed),
+        "converted": _list_or_null(status.converted),
         "numExcluded": status.num_excluded,
         "numCreated": status.num_created,
         "numUpdated": status.num_updated,
         "numAlreadyExisted": status.num_already_existed,
         "numFailed": status.num_failed,
+        "numConverted": status.num_converted,
         "numPreferenceExcluded": status.num_preference_excluded,
         "numSnapshotContents": status.num_snapshot_contents,
         "restoreResourceVersion": status.restore_resource_version,
@@ -285,8 +288,15 @@ def restore_failed(
 
 def _with_outcome(status: RestoreStatus, outcome: RestoreOutcome) -> RestoreStatus:
     # The most telling lists first, should the budget run out.
-    failed, updated, created, already_existed, excluded = _fit(
-        (outcome.failed, outcome.updated, outcome.created, outcome.already_existed, outcome.excluded),
+    failed, converted, updated, created, already_existed, excluded = _fit(
+        (
+            outcome.failed,
+            outcome.converted,
+            outcome.updated,
+            outcome.created,
+            outcome.already_existed,
+            outcome.excluded,
+        ),
         entries=MAX_RESULT_ENTRIES,
     )
     return replace(
@@ -296,11 +306,13 @@ def _with_outcome(status: RestoreStatus, outcome: RestoreOutcome) -> RestoreStat
         updated=updated,
         already_existed=already_existed,
         failed=failed,
+        converted=converted,
         num_excluded=len(outcome.excluded),
         num_created=len(outcome.created),
         num_updated=len(outcome.updated),
         num_already_existed=len(outcome.already_existed),
         num_failed=len(outcome.failed),
+        num_converted=len(outcome.converted),
         num_preference_excluded=_non_negative(outcome.num_preference_excluded, "num_preference_excluded"),
         num_snapshot_contents=_non_negative(outcome.num_snapshot_contents, "num_snapshot_contents"),
     )

@@ -13,7 +13,7 @@ strings (``2019-05-20T03:45:08Z``), durations Go duration strings (``720h``).
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from k8ssnap.api.constants import Phase, StorePhase
 
@@ -89,6 +89,7 @@ class RawRestoreSpec(TypedDict, total=False):
     objectstoreConfig: str
     ttl: str
     availableUntil: str | None
+    dryRun: bool
 
 
 class RawRestoreStatus(TypedDict, total=False):
@@ -112,6 +113,8 @@ class RawRestoreStatus(TypedDict, total=False):
     preserveUntil: str | None
     # k8ssnap's additions
     observedGeneration: int
+    converted: list[str] | None
+    numConverted: int
     snapshotName: str
     # written by k8s-snap v0.5 (its Go type names preserveUntil so); read, never written
     availableUntil: str | None
@@ -153,3 +156,8 @@ class RawRestorePreferenceSpec(TypedDict, total=False):
     restoreAppApiPathes: list[str]
     restoreNfsStorageClasses: list[str]
     restoreOptions: list[str]
+    # k8ssnap's additions (issue 15)
+    includeKinds: list[str]
+    excludeKinds: list[str]
+    labelSelector: dict[str, Any]
+    namespaceMapping: dict[str, str]

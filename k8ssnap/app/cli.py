@@ -113,6 +113,9 @@ def parser() -> argparse.ArgumentParser:
                      help="a RestorePreference manifest (or its spec) choosing what to restore")  # fmt: skip
     rst.add_argument("--overwrite-existing", action="store_true",
                      help="replace objects that already exist (default: leave them)")  # fmt: skip
+    rst.add_argument("--dry-run", action="store_true",
+                     help="plan the restore and check it with the cluster (dryRun=All); write nothing, "
+                          "print the plan as a table")  # fmt: skip
     etcd = add("etcd-restore", _etcd_restore, "Restore an EtcdSnapshot into a new etcd data folder.", store)
     cli_etcd.add_arguments(etcd)
     keys = add("keygen", _keygen, "Make a new age identity (secret key) and print its recipient.")
@@ -189,6 +192,7 @@ async def _restore(ns: argparse.Namespace, console: Console) -> int:
             kube=kube,
             preference=preference,
             overwrite=ns.overwrite_existing,
+            dry_run=ns.dry_run,
             run=_run(ns),
             console=console,
         )

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
 from k8ssnap import errors, retry
-from k8ssnap.app import cli_diff
+from k8ssnap.app import cli_diff, cli_plan
 from k8ssnap.app import cli_format as fmt
 from k8ssnap.app.cli_source import LOCAL, Console, Source, read_archive, ticking
 from k8ssnap.archive.index import RecordedSpec
 from k8ssnap.archive.reader import Entry
 from k8ssnap.domain import kinds
+from k8ssnap.domain.facts import PlanFacts
 from k8ssnap.domain.paths import (
     ApiResource,
     GroupResource,
@@ -35,6 +36,8 @@ from k8ssnap.domain.paths import (
     object_path,
     parse_path,
 )
+from k8ssnap.domain.placement import place
+from k8ssnap.domain.plan import classify, exclusion_reason
 from k8ssnap.domain.preference import Preference
 from k8ssnap.domain.selection import select_resources
 from k8ssnap.kube import discovery
@@ -113,8 +116,13 @@ async def restore(
     overwrite: bool,
     run: RunOptions,
     console: Console,
+    dry_run: bool = False,
 ) -> int:
-    """Restore a snapshot (``name``, or the local archive when None); 1 if any object failed."""
+    """Restore a snapshot (``name``, or the local archive when None); 1 if any object failed.
+
+    With ``dry_run`` nothing is written and the plan is printed as a table
+    (:mod:`k8ssnap.app.cli_plan`); 1 if any object would fail.
+    """
     key = name or LOCAL
     await source.require_archive(key)
     snapshot_name = name or await source.name_of_local()
@@ -127,10 +135,12 @@ async def restore(
         expected_size=record.size if checked and record is not None else 0,
         preference=preference,
         overwrite_existing=overwrite,
+        dry_run=dry_run,
         backoff=run.backoff,
         decryption=decryption,
     )
-    console.info(f"restoring snapshot {snapshot_name} from {source.where(key)} into {kube.host}")
+    doing = "planning a restore of" if dry_run else "restoring"
+    console.info(f"{doing} snapshot {snapshot_name} from {source.where(key)} into {kube.host}")
     done = [0]
 
     def status(elapsed: float) -> str:
@@ -140,7 +150,10 @@ async def restore(
         result = await RestoreEngine(concurrency=run.concurrency).run(
             job, kube=kube, store=source.store, progress=lambda count: done.__setitem__(0, count)
         )
-    console.out.write(restore_report(snapshot_name, result, verbose=console.verbose))
+    if dry_run:
+        console.out.write(cli_plan.plan_table(snapshot_name, result))
+    else:
+        console.out.write(restore_report(snapshot_name, result, verbose=console.verbose))
     return 1 if result.failed else 0
 
 
@@ -175,10 +188,37 @@ class DiffOptions:
     preference: Preference | None = None
     details: bool = False
 
-    def wanted(self, ref: ObjectRef) -> bool:
+    def wanted(self, ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+        """Whether an archived object is compared (``namespace`` names an archived namespace)."""
         if self.namespace is not None and not cli_diff.in_namespace(ref, self.namespace):
             return False
-        return self.preference is None or self.preference.exclusion(ref) is None
+        return self.preference is None or self.preference.object_exclusion(ref, obj) is None
+
+    def wanted_live(self, ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
+        """:meth:`wanted` for a live object, seen at the archived namespace it would come from."""
+        return self.wanted(self._unmapped(ref), obj)
+
+    @property
+    def live_namespace(self) -> str | None:
+        """The namespace to list in the live cluster: ``namespace`` after ``namespaceMapping``."""
+        if self.namespace is None:
+            return None
+        return self.plan.namespace_mapping.namespace(self.namespace)
+
+    def _unmapped(self, ref: ObjectRef) -> ObjectRef:
+        back = {to: source for source, to in self.plan.namespace_mapping.pairs.items()}
+        if not back:
+            return ref
+        if ref.group_resource == kinds.NAMESPACES:
+            return replace(ref, name=back.get(ref.name, ref.name))
+        if ref.namespace is None:
+            return ref
+        return replace(ref, namespace=back.get(ref.namespace, ref.namespace))
+
+    @property
+    def plan(self) -> Preference:
+        """The preference a restore would use: the given one, or none at all."""
+        return self.preference or Preference.default()
 
 
 @dataclass(slots=True)
@@ -202,21 +242,31 @@ async def diff(
     live_by_id = {cli_diff.identity(path): (path, value) for path, value in live.digests.items()}
     snapshot: dict[str, bytes] = {}
     changed_bodies: dict[str, dict[str, Any]] = {}
+    facts = PlanFacts(preference=options.plan)
+
+    archived: dict[str, str] = {}  # destination path -> archived path (they differ when mapped)
 
     def take(entry: Entry) -> bool:
-        ref = parse_path(entry.path)
-        if not (options.wanted(ref) and live.covers(ref)):
+        ref, obj = parse_path(entry.path), orjson.loads(entry.body)
+        facts.observe(classify(entry.path, obj, options.plan))
+        if not (options.wanted(ref, obj) and live.covers(ref)):
             return False
-        normalized = cli_diff.normalize(entry.path, orjson.loads(entry.body))
-        value = snapshot[entry.path] = cli_diff.digest(normalized)
-        match = live_by_id.get(cli_diff.identity(entry.path))
+        placed = place(entry.path, obj, options.plan)
+        path = placed.ref.path
+        archived[path] = entry.path
+        value = snapshot[path] = cli_diff.digest(placed.body)
+        match = live_by_id.get(cli_diff.identity(path))
         if options.details and match is not None and match[1] != value:
-            changed_bodies[entry.path] = normalized
+            changed_bodies[path] = placed.body
         return False
 
     progress = console.progress_line()
     await read_archive(source, name, on_entry=take, progress=progress, label=f"reading {name}")
     result = cli_diff.classify(snapshot, live.digests)
+    if result.only_snapshot:
+        wanted = {archived[path]: path for path in result.only_snapshot}
+        reasons = await _excluded(source, name, set(wanted), facts, console)
+        result = result.with_excluded({wanted[path]: reason for path, reason in reasons.items()})
     details: dict[str, str] = {}
     for path in result.changed if options.details else ():
         live_path = live_by_id[cli_diff.identity(path)][0]
@@ -232,6 +282,24 @@ async def diff(
     return 0
 
 
+async def _excluded(
+    source: Source, name: str, paths: set[str], facts: PlanFacts, console: Console
+) -> dict[str, str]:
+    """The restore plan's exclusion reasons of ``paths``, from a second read of the archive."""
+    reasons: dict[str, str] = {}
+
+    def check(entry: Entry) -> bool:
+        if entry.path in paths:
+            reason = exclusion_reason(entry.path, orjson.loads(entry.body), facts)
+            if reason is not None:
+                reasons[entry.path] = reason
+        return False
+
+    progress = console.progress_line()
+    await read_archive(source, name, on_entry=check, progress=progress, label=f"planning {name}")
+    return reasons
+
+
 async def _list_live(kube: KubeApi, *, options: DiffOptions, run: RunOptions, console: Console) -> _Live:
     found = await retry.retrying(lambda: discovery.discover(kube), backoff=run.backoff, what="discovery")
     live = _Live()
@@ -244,8 +312,8 @@ async def _list_live(kube: KubeApi, *, options: DiffOptions, run: RunOptions, co
     async def one(resource: ApiResource) -> None:
         async with slots:
             try:
-                async for path, item in _items(kube, resource, namespace=options.namespace, run=run):
-                    if options.wanted(parse_path(path)):
+                async for path, item in _items(kube, resource, namespace=options.live_namespace, run=run):
+                    if options.wanted_live(parse_path(path), item):
                         live.digests[path] = cli_diff.digest(cli_diff.normalize(path, item))
                 progress.show(f"listing the cluster: {len(live.digests)} objects")
             except (errors.Forbidden, errors.NotFound, errors.Invalid) as exc:

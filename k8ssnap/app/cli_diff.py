@@ -12,6 +12,13 @@ Objects are matched by group, resource, namespace and name, without the
 version: a resource served at a newer version than at snapshot time is
 compared, not reported as gone and new (its ``apiVersion`` then differs,
 so it shows as changed).
+
+The diff uses the restore's plan (:mod:`k8ssnap.domain.plan`): objects only
+in the snapshot that a restore would exclude (owned Pods, controller-made
+EndpointSlices, token Secrets, built-in objects...) are listed apart, with
+their reasons, so "a restore would create them" means what it says. With
+a preference's ``namespaceMapping``, archived objects are compared where a
+restore would put them, under their destination paths.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -63,11 +70,21 @@ class DiffResult:
     only_live: tuple[str, ...]
     changed: tuple[str, ...]
     unchanged: int
+    #: Only in the snapshot, but a restore excludes them: path -> reason.
+    excluded: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def identical(self) -> bool:
         """Whether the snapshot and the cluster hold the same objects, unchanged."""
-        return not (self.only_snapshot or self.only_live or self.changed)
+        return not (self.only_snapshot or self.only_live or self.changed or self.excluded)
+
+    def with_excluded(self, reasons: Mapping[str, str]) -> DiffResult:
+        """This result with the only-in-snapshot paths in ``reasons`` moved apart."""
+        return replace(
+            self,
+            only_snapshot=tuple(p for p in self.only_snapshot if p not in reasons),
+            excluded={**self.excluded, **reasons},
+        )
 
 
 def classify(snapshot: Mapping[str, bytes], live: Mapping[str, bytes]) -> DiffResult:
@@ -119,9 +136,13 @@ def render(result: DiffResult, *, details: Mapping[str, str] | None = None) -> s
             lines.append(f"  {mark} {path}")
             if details and path in details:
                 lines.extend(f"      {line}" for line in details[path].splitlines())
+    if result.excluded:
+        lines.append(f"{len(result.excluded)} only in the snapshot, but a restore excludes them:")
+        lines.extend(f"  x {path} ({reason})" for path, reason in sorted(result.excluded.items()))
     lines.append(
         f"{len(result.only_snapshot)} only in the snapshot, {len(result.only_live)} only in the cluster, "
         f"{len(result.changed)} changed, {result.unchanged} unchanged"
+        + (f", {len(result.excluded)} excluded from a restore" if result.excluded else "")
     )
     return "\n".join(lines) + "\n"
 

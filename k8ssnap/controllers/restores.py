@@ -150,6 +150,7 @@ class RestoreReconciler:
             updated=result.updated,
             already_existed=result.already_existed,
             failed=result.failed,
+            converted=result.converted,
             num_preference_excluded=result.num_preference_excluded,
             num_snapshot_contents=result.num_snapshot_contents,
         )
@@ -251,6 +252,7 @@ class RestoreReconciler:
                 preference=preference,
                 overwrite_existing=preference.overwrite_existing,
                 decryption=decryption,
+                dry_run=restore.spec.dry_run,
             )
             async with self.ctx.clusters(self.ctx, restore.spec.kubeconfig, subject=subject) as kube:
                 return await self.engine.run(job, kube=kube, store=store)

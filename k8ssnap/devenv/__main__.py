@@ -2,7 +2,9 @@
 
 ``up`` prints the kubeconfig of each cluster, the S3 endpoint and its keys;
 ``down`` stops everything. The folder defaults to ``.devenv`` in the current
-directory (``--dir`` changes it).
+directory (``--dir`` changes it). ``--kubernetes-a``/``--kubernetes-b`` (or the
+settings ``K8SSNAP_KUBERNETES_A``/``_B``) run a cluster on another supported
+Kubernetes version; ``build --kubernetes VERSION`` builds one ahead of time.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import logging
 import sys
 from pathlib import Path
 
-from k8ssnap.devenv import env
+from k8ssnap.devenv import env, versions
 
 
 def _describe(info: env.EnvironmentInfo) -> str:
     lines = [f"local environment up in {info.startup_seconds:.1f} s (folder {info.folder})", ""]
     for name, cluster in info.clusters.items():
-        lines.append(f"cluster {name}: {cluster.server}")
+        version = info.kubernetes.get(name, "")
+        lines.append(f"cluster {name}: {cluster.server} {version}".rstrip())
         lines.append(f"  export KUBECONFIG={cluster.kubeconfig}")
         lines.append(f"  {info.kubectl} --kubeconfig {cluster.kubeconfig} get namespaces")
     lines += [
@@ -37,10 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="k8ssnap-devenv", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status", "build"])
     parser.add_argument("--dir", type=Path, default=Path(".devenv"), help="state and log folder")
+    for name in ("a", "b"):
+        setting = f"K8SSNAP_KUBERNETES_{name.upper()}"
+        parser.add_argument(f"--kubernetes-{name}", metavar="VERSION",
+                            help=f"Kubernetes version of cluster {name} "
+                                 f"(default: {setting}, else {versions.KUBERNETES_VERSION})")  # fmt: skip
+    parser.add_argument("--kubernetes", action="append", metavar="VERSION",
+                        help=f"build: these versions (default {versions.KUBERNETES_VERSION})")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.dir.resolve()
-    environment = env.Environment(folder)
+    chosen = {name: getattr(args, f"kubernetes_{name}") for name in ("a", "b")}
+    environment = env.Environment(folder, kubernetes={k: v for k, v in chosen.items() if v})
     if args.command == "up":
         print(_describe(environment.up()))
     elif args.command == "down":
@@ -49,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "build":
         from k8ssnap.devenv import build
 
-        for component, path in build.ensure_all().items():
+        wanted = tuple(args.kubernetes or (versions.KUBERNETES_VERSION,))
+        for component, path in build.ensure_all(wanted).items():
             print(f"{component}: {path}")
     else:
         print(_describe(env.load(folder)))

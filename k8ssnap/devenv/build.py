@@ -12,6 +12,12 @@ decrypt archives without k8ssnap.
 Binaries are built into a temporary folder next to the cache entry and moved
 into place only when all of them exist, under a file lock, so an interrupted
 or concurrent build never leaves a half-filled cache entry.
+
+A cold build takes minutes (5-15 on 2 cores) and happens once per machine
+and version. So that a first ``./scripts/demo`` or ``./scripts/test`` is not
+silent all that time, the build says on stderr what it builds, that it
+happens once, where its log is, and the time elapsed every 20 s, also while
+it waits for another process's build of the same binaries.
 """
 
 from __future__ import annotations
@@ -22,9 +28,12 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from k8ssnap.devenv import cache, versions
 
@@ -34,6 +43,11 @@ KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl")
 ETCD_BINARIES = ("etcd",)
 ETCDUTL_BINARIES = ("etcdutl",)
 AGE_BINARIES = ("age", "age-keygen")
+
+PROGRESS_EVERY = 20.0
+"""Seconds between progress lines during a build or a wait for one."""
+
+Say = Callable[[str], None]
 
 
 class BuildError(RuntimeError):
@@ -62,13 +76,64 @@ def _version_ldflags(version: str) -> str:
     return " ".join(flags)
 
 
-def _run(cmd: list[str], *, cwd: Path, log_file: Path) -> None:
+def _say(message: str) -> None:
+    print(f"k8ssnap devenv: {message}", file=sys.stderr, flush=True)
+
+
+def _elapsed(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+def _run(
+    cmd: list[str],
+    *,
+    cwd: Path,
+    log_file: Path,
+    what: str = "",
+    every: float = PROGRESS_EVERY,
+    say: Say = _say,
+) -> None:
+    """Run ``cmd`` with its output in ``log_file``; say every ``every`` s that ``what`` still builds."""
     log.info("building: %s", " ".join(cmd))
+    started = time.monotonic()
     with log_file.open("ab") as out:
-        proc = subprocess.run(cmd, check=False, cwd=cwd, env=_go_env(), stdout=out, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=_go_env(), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            while True:
+                try:
+                    returncode = proc.wait(timeout=every)
+                    break
+                except subprocess.TimeoutExpired:
+                    say(f"still building {what or cmd[0]}: {_elapsed(time.monotonic() - started)} elapsed")
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    if returncode != 0:
         tail = log_file.read_text(errors="replace")[-3000:]
-        raise BuildError(f"{' '.join(cmd)} failed with exit {proc.returncode}:\n{tail}")
+        raise BuildError(f"{' '.join(cmd)} failed with exit {returncode}:\n{tail}")
+
+
+def _lock(
+    lock: IO[str], *, what: str, log_file: Path, every: float = PROGRESS_EVERY, say: Say = _say
+) -> None:
+    """Take the build lock; while another process builds, say so every ``every`` s."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    say(f"another process is building {what}; waiting for it (log: {log_file})")
+    started = last = time.monotonic()
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(0.5)  # polling a lock another process holds; no event to wait on
+        if time.monotonic() - last >= every:
+            last = time.monotonic()
+            say(f"still waiting for the build of {what}: {_elapsed(last - started)} elapsed")
 
 
 def _complete(folder: Path, names: tuple[str, ...]) -> bool:
@@ -86,19 +151,24 @@ def _build_into(
 ) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.parent / f".{target.name}.lock"
+    log_file = target.parent / f"{target.name}.build.log"
+    what = f"{target.name} ({', '.join(names)})"
     with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        _lock(lock, what=what, log_file=log_file)
         if _complete(target, names):
             return
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        log_file = target.parent / f"{target.name}.build.log"
         started = time.monotonic()
+        _say(
+            f"building {what} from Go modules. This happens once per machine and version "
+            f"(5-15 min on 2 cores); later runs find them in {target}. Log: {log_file}"
+        )
         try:
             out = str(staging / names[0]) if len(names) == 1 else f"{staging}/"
             cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", out]
             if tags:
                 cmd += ["-tags", tags]
-            _run([*cmd, *packages], cwd=module_dir, log_file=log_file)
+            _run([*cmd, *packages], cwd=module_dir, log_file=log_file, what=what)
             if not _complete(staging, names):
                 raise BuildError(f"build of {target.name} did not produce {names}")
             if target.exists():
@@ -106,7 +176,7 @@ def _build_into(
             staging.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        log.info("built %s in %.0f s", target.name, time.monotonic() - started)
+        _say(f"built {what} in {_elapsed(time.monotonic() - started)}")
 
 
 def ensure_kubernetes(version: str = versions.KUBERNETES_VERSION) -> Path:
@@ -118,7 +188,7 @@ def ensure_kubernetes(version: str = versions.KUBERNETES_VERSION) -> Path:
     target = cache.bin_dir("kubernetes", version)
     if not _complete(target, KUBE_BINARIES):
         _build_into(
-            module_dir=cache.repo_root() / "tools" / "k8s-bins",
+            module_dir=cache.repo_root() / "tools" / versions.kubernetes_module(version),
             target=target,
             names=KUBE_BINARIES,
             packages=[f"k8s.io/kubernetes/cmd/{name}" for name in KUBE_BINARIES],
@@ -178,11 +248,14 @@ def ensure_age(version: str = versions.AGE_VERSION) -> Path:
     return target
 
 
-def ensure_all() -> dict[str, Path]:
-    """Build (or find) every binary; returns the component folders."""
-    return {
-        "etcd": ensure_etcd(),
-        "etcdutl": ensure_etcdutl(),
-        "kubernetes": ensure_kubernetes(),
-        "age": ensure_age(),
-    }
+def ensure_all(kubernetes: tuple[str, ...] = (versions.KUBERNETES_VERSION,)) -> dict[str, Path]:
+    """Build (or find) every binary; returns the component folders.
+
+    ``kubernetes`` names the Kubernetes versions wanted; each gets an entry
+    ``kubernetes-<version>``, and the first is also ``kubernetes``.
+    """
+    found = {"etcd": ensure_etcd(), "etcdutl": ensure_etcdutl(), "age": ensure_age()}
+    for version in kubernetes:
+        found[f"kubernetes-{version}"] = ensure_kubernetes(version)
+    found["kubernetes"] = found[f"kubernetes-{kubernetes[0]}"]
+    return found

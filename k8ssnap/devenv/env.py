@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from k8ssnap.devenv import build, process
+from k8ssnap.devenv import build, process, versions
 from k8ssnap.devenv.cluster import ClusterInfo, ClusterProcesses, start_cluster
 from k8ssnap.devenv.s3 import S3Info, start_s3
 
@@ -34,6 +35,8 @@ class EnvironmentInfo:
     kube_bin: Path
     services: dict[str, process.Running]
     startup_seconds: float
+    #: Each cluster's Kubernetes version (all the default unless a setting chose another).
+    kubernetes: dict[str, str] = field(default_factory=dict)
 
     @property
     def kubectl(self) -> Path:
@@ -67,6 +70,7 @@ def _save(info: EnvironmentInfo) -> None:
         "kube_bin": str(info.kube_bin),
         "services": {name: _running_to_json(r) for name, r in info.services.items()},
         "startup_seconds": info.startup_seconds,
+        "kubernetes": info.kubernetes,
     }
     path = info.folder / STATE_FILE
     path.write_text(json.dumps(state, indent=2))
@@ -87,15 +91,30 @@ def load(folder: Path) -> EnvironmentInfo:
         kube_bin=Path(state["kube_bin"]),
         services={name: _running_from_json(r) for name, r in state["services"].items()},
         startup_seconds=state["startup_seconds"],
+        kubernetes=state.get("kubernetes", {}),
     )
 
 
 class Environment:
     """Starts and stops the local environment rooted at ``folder``."""
 
-    def __init__(self, folder: Path, *, clusters: tuple[str, ...] = ("a", "b")) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        clusters: tuple[str, ...] = ("a", "b"),
+        kubernetes: dict[str, str] | None = None,
+    ) -> None:
+        """``kubernetes`` maps cluster names to versions; missing ones follow the settings.
+
+        The settings are ``K8SSNAP_KUBERNETES_<NAME>`` (see :mod:`versions`).
+        """
         self.folder = folder
         self.cluster_names = clusters
+        chosen = versions.cluster_versions(clusters, os.environ)
+        self.kubernetes = {**chosen, **(kubernetes or {})}
+        for version in self.kubernetes.values():
+            versions.kubernetes_module(version)
 
     def up(self) -> EnvironmentInfo:
         """Start everything (building binaries first if the cache lacks them)."""
@@ -103,7 +122,11 @@ class Environment:
         self.folder.mkdir(parents=True, exist_ok=True)
         if (self.folder / STATE_FILE).exists():
             self.down()
-        bins = build.ensure_all()
+        wanted = (
+            versions.KUBERNETES_VERSION,
+            *sorted(set(self.kubernetes.values()) - {versions.KUBERNETES_VERSION}),
+        )
+        bins = build.ensure_all(wanted)
         services: dict[str, process.Running] = {}
         clusters: dict[str, ClusterInfo] = {}
         try:
@@ -113,7 +136,7 @@ class Environment:
                 cluster, procs = start_cluster(
                     name=name,
                     folder=self.folder / name,
-                    kube_bin=bins["kubernetes"],
+                    kube_bin=bins[f"kubernetes-{self.kubernetes[name]}"],
                     etcd_bin=bins["etcd"],
                 )
                 clusters[name] = cluster
@@ -129,6 +152,7 @@ class Environment:
             kube_bin=bins["kubernetes"],
             services=services,
             startup_seconds=time.monotonic() - started_at,
+            kubernetes=dict(self.kubernetes),
         )
         _save(info)
         return info

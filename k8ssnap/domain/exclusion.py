@@ -15,7 +15,11 @@ end up in ``status.excluded`` as ``"<path>,(<reason>)"``. First match wins:
    ClusterRoleBinding and no RoleBinding in a restored namespace refers to.
    Aggregated ClusterRoles (labelled ``rbac.authorization.k8s.io/aggregate-to-*``)
    are kept: they extend ``admin``/``edit``/``view`` as used by namespaces.
+   With ``restoreOptions: [wholeCluster]``, ClusterRoleBindings with User or
+   Group subjects are kept too, and every ClusterRole is kept.
 4. PV/PVC rebinding reasons, see :mod:`k8ssnap.domain.volumes`.
+5. ``no-selected-objects``: with a ``labelSelector``, a Namespace that does not
+   match it and holds no selected object.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from k8ssnap.domain.paths import ObjectRef, parse_path
 __all__ = [
     "BACKUP_JOB",
     "NOT_BINDED_TO_NS",
+    "NO_SELECTED_OBJECTS",
     "OWNER_REF",
     "SERVICE_EXISTS",
     "SYSTEM_MANAGED",
@@ -41,6 +46,7 @@ __all__ = [
 
 SERVICE_EXISTS = "service-exists"
 NOT_BINDED_TO_NS = "not-binded-to-ns"
+NO_SELECTED_OBJECTS = "no-selected-objects"
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 AGGREGATE_LABEL_PREFIX = "rbac.authorization.k8s.io/aggregate-to-"
@@ -57,7 +63,14 @@ def exclusion_reason(path: str, obj: Mapping[str, Any], facts: PlanFacts) -> str
         or _service_reason(ref, obj, facts)
         or _binding_reason(ref, obj, facts)
         or _volume_reason(ref, obj, facts)
+        or _namespace_reason(ref, facts)
     )
+
+
+def _namespace_reason(ref: ObjectRef, facts: PlanFacts) -> str | None:
+    if ref.group_resource != kinds.NAMESPACES or facts.namespace_restored(ref.name):
+        return None
+    return NO_SELECTED_OBJECTS
 
 
 def _service_reason(ref: ObjectRef, obj: Mapping[str, Any], facts: PlanFacts) -> str | None:
@@ -76,7 +89,7 @@ def _binding_reason(ref: ObjectRef, obj: Mapping[str, Any], facts: PlanFacts) ->
     if ref.group_resource == kinds.CLUSTER_ROLE_BINDINGS:
         kept = facts.cluster_role_binding_kept(ref.name)
     elif ref.group_resource == kinds.CLUSTER_ROLES:
-        kept = facts.cluster_role_kept(ref.name) or _aggregated(obj)
+        kept = facts.cluster_role_kept(ref.name) or _aggregated(obj) or facts.whole_cluster
     else:
         return None
     return None if kept else NOT_BINDED_TO_NS

@@ -8,7 +8,9 @@ A restore engine streams an archive twice (or spools it) and asks, per object:
 2. :func:`exclusion_reason` -- second pass, per tiered object, once the
    facts are complete. A reason goes to ``status.excluded`` as
    :func:`excluded_entry`.
-3. :func:`transform` -- the body to create, tier by tier.
+3. :func:`transform` -- the body to create, tier by tier; an engine calls it
+   through :func:`k8ssnap.domain.placement.place`, which also applies the
+   preference's ``namespaceMapping``.
 4. A failed create goes to ``status.failed`` as :func:`failed_entry`.
 
 This module re-exports those pieces so an engine imports one place; it

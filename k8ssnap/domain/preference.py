@@ -12,8 +12,15 @@ is defined here once; ``docs/restore-rules.md`` describes it for users.
 * Include lists (k8s-snap's TODO) mean "only these" when non-empty, and
   every exclude wins over every include.
 * Namespace objects are governed by the namespace lists and the exclude
-  rules only, not by ``includeApiPathes``: a prefix rule cannot name a
-  Namespace object without also naming everything inside it.
+  rules only, not by ``includeApiPathes`` or ``includeKinds``: a prefix rule
+  cannot name a Namespace object without also naming everything inside it.
+* ``includeKinds`` / ``excludeKinds`` name ``resource.group`` (see
+  :mod:`k8ssnap.domain.kindrules`); ``labelSelector`` is a standard selector
+  (:mod:`k8ssnap.domain.labelselector`). The selector applies to every object
+  except Namespace objects, which are restored when something selected lives
+  in them (decided later, by :class:`~k8ssnap.domain.facts.PlanFacts`).
+* ``namespaceMapping`` (:mod:`k8ssnap.domain.namespacemap`) is applied after
+  every rule here: the rules see the archived namespaces.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from k8ssnap.domain import kinds
-from k8ssnap.domain.fields import mapping, text
+from k8ssnap.domain.fields import labels_of, mapping, text
+from k8ssnap.domain.kindrules import KindRule
+from k8ssnap.domain.labelselector import LabelSelector
+from k8ssnap.domain.namespacemap import NamespaceMapping
 from k8ssnap.domain.paths import ObjectRef
 
 DEFAULT_APP_API_PATHS = (
@@ -36,6 +46,9 @@ DEFAULT_APP_API_PATHS = (
 )
 
 _ANY = "*"
+
+OVERWRITE_EXISTING = "overwriteExisting"
+WHOLE_CLUSTER = "wholeCluster"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +96,11 @@ class Preference:
     )
     restore_nfs_storage_classes: tuple[str, ...] = ()
     overwrite_existing: bool = False
+    whole_cluster: bool = False
+    include_kinds: tuple[KindRule, ...] = ()
+    exclude_kinds: tuple[KindRule, ...] = ()
+    label_selector: LabelSelector | None = None
+    namespace_mapping: NamespaceMapping = field(default_factory=NamespaceMapping)
 
     @classmethod
     def default(cls) -> Preference:
@@ -95,8 +113,12 @@ class Preference:
 
         ``restoreAppApiPathes`` falls back to :data:`DEFAULT_APP_API_PATHS`
         only when absent; an explicit empty list means "no app tier".
+        Raises ValueError, naming the field, for a malformed
+        ``labelSelector`` or ``namespaceMapping`` (the api layer checks
+        both first and reports a ConfigError).
         """
         apps = spec.get("restoreAppApiPathes")
+        selector = spec.get("labelSelector")
         return cls(
             exclude_namespaces=frozenset(_strings(spec.get("excludeNamespaces"))),
             exclude_crds=_strings(spec.get("excludeCRDs")),
@@ -106,7 +128,12 @@ class Preference:
             include_api_paths=_rules(spec.get("includeApiPathes")),
             restore_app_api_paths=(_rules(DEFAULT_APP_API_PATHS) if apps is None else _rules(apps)),
             restore_nfs_storage_classes=_strings(spec.get("restoreNfsStorageClasses")),
-            overwrite_existing=_overwrite_existing(spec.get("restoreOptions")),
+            overwrite_existing=_option(spec.get("restoreOptions"), OVERWRITE_EXISTING),
+            whole_cluster=_option(spec.get("restoreOptions"), WHOLE_CLUSTER),
+            include_kinds=tuple(KindRule.parse(s) for s in _strings(spec.get("includeKinds"))),
+            exclude_kinds=tuple(KindRule.parse(s) for s in _strings(spec.get("excludeKinds"))),
+            label_selector=None if selector is None else LabelSelector.parse(selector),
+            namespace_mapping=NamespaceMapping.parse(spec.get("namespaceMapping")),
         )
 
     def exclusion(self, ref: ObjectRef) -> str | None:
@@ -117,6 +144,30 @@ class Preference:
         they win over includes.
         """
         return self._excluded(ref) or self._not_included(ref)
+
+    def object_exclusion(self, ref: ObjectRef, obj: Mapping[str, Any]) -> str | None:
+        """:meth:`exclusion`, then the rules that read the object: kinds and the label selector.
+
+        Namespace objects are exempt from ``includeKinds`` and the selector
+        (see the module docstring); ``excludeKinds`` can name them.
+        """
+        rule = self.exclusion(ref)
+        if rule is not None:
+            return rule
+        kind = text(obj.get("kind"))
+        if any(k.matches(ref, kind=kind) for k in self.exclude_kinds):
+            return "exclude-kinds"
+        if ref.group_resource == kinds.NAMESPACES:
+            return None
+        if self.include_kinds and not any(k.matches(ref, kind=kind) for k in self.include_kinds):
+            return "include-kinds"
+        if not self.selects(obj):
+            return "label-selector"
+        return None
+
+    def selects(self, obj: Mapping[str, Any]) -> bool:
+        """Whether the label selector (if any) matches ``obj``'s labels."""
+        return self.label_selector is None or self.label_selector.matches(labels_of(obj))
 
     def namespace_allowed(self, namespace: str) -> bool:
         """Whether the namespace lists (only) allow ``namespace``."""
@@ -141,7 +192,8 @@ class Preference:
         path = ref.path
         if any(rule.matches(path) for rule in self.exclude_api_paths):
             return "exclude-api-pathes"
-        if ref.group_resource == kinds.STORAGE_CLASSES and not self.nfs_storage_class(ref.name):
+        is_class = ref.group_resource == kinds.STORAGE_CLASSES
+        if is_class and not self.whole_cluster and not self.nfs_storage_class(ref.name):
             return "storageclass-not-nfs"
         return None
 
@@ -167,11 +219,11 @@ def _namespace_of(ref: ObjectRef) -> str | None:
     return ref.namespace
 
 
-def _overwrite_existing(options: object) -> bool:
-    """``restoreOptions.overwriteExisting``; k8s-snap's list-of-names form is accepted too."""
+def _option(options: object, name: str) -> bool:
+    """``restoreOptions.<name>``; k8s-snap's list-of-names form is accepted too."""
     if isinstance(options, list | tuple):
-        return "overwriteExisting" in options
-    return mapping(options).get("overwriteExisting") is True
+        return name in options
+    return mapping(options).get(name) is True
 
 
 def _strings(value: object) -> tuple[str, ...]:

@@ -52,15 +52,15 @@ def _kubernetes_service(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
 def _bootstrap_rbac(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:
     """Bootstrap RBAC (``system:*`` cluster roles and bindings, ``admin``/``edit``/``view``...).
 
-    The apiserver reconciles these at every start-up; they carry the label
-    ``kubernetes.io/bootstrapping: rbac-defaults``, and the cluster-scoped
-    ones are named ``system:*``.
+    The apiserver reconciles these at every start-up, and every one of them
+    carries the label ``kubernetes.io/bootstrapping: rbac-defaults`` (the
+    bootstrap policy adds it). The label is the mark, never the name: an
+    addon's or a person's ``system:coredns`` or ``system:my-team`` is not
+    built into the destination and is restored like any other role.
     """
     if ref.group_resource not in _RBAC:
         return False
-    if labels_of(obj).get("kubernetes.io/bootstrapping") == "rbac-defaults":
-        return True
-    return ref.namespace is None and ref.name.startswith("system:")
+    return labels_of(obj).get("kubernetes.io/bootstrapping") == "rbac-defaults"
 
 
 def _local_api_service(ref: ObjectRef, obj: Mapping[str, Any]) -> bool:

@@ -92,7 +92,7 @@ def classify(path: str, obj: Mapping[str, Any], preference: Preference) -> Class
     Raises ValueError if ``path`` is not an object path.
     """
     ref = parse_path(path)
-    rule = preference.exclusion(ref)
+    rule = preference.object_exclusion(ref, obj)
     if rule is not None:
         return PreferenceExcluded(path, ref, obj, rule)
     return Tiered(path, ref, obj, tier_of(ref, preference))

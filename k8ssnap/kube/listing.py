@@ -1,28 +1,21 @@
 """Paginated raw LISTs, one page in memory at a time.
 
-Items of a LIST lack ``apiVersion`` and ``kind``; they are filled in from
-the resource so every archived object is complete on its own.
+Pages are split into their items' bytes natively (:mod:`k8ssnap.kube.itemsplit`),
+never parsed into Python objects. Items of a LIST lack ``apiVersion`` and
+``kind``; they are filled in from the resource so every archived object is
+complete on its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
-import orjson
-
-from k8ssnap import gcpause, retry
+from k8ssnap import errors, retry
 from k8ssnap.domain.paths import ApiResource, collection_path
 from k8ssnap.kube.api import KubeApi
+from k8ssnap.kube.itemsplit import MalformedPage, RawItem, RawPage, split_page
 
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a LIST: parsed items and the list's resourceVersion."""
-
-    items: list[dict[str, Any]]
-    resource_version: str
+__all__ = ["RawItem", "RawPage", "current_resource_version", "list_pages"]
 
 
 async def list_pages(
@@ -33,12 +26,13 @@ async def list_pages(
     resource_version: str = "",
     exact: bool = False,
     backoff: retry.Backoff | None = None,
-) -> AsyncIterator[Page]:
+) -> AsyncIterator[RawPage]:
     """Yield the pages of a cluster-wide LIST of ``resource``.
 
     With ``exact`` every page is read at exactly ``resource_version``
     (``resourceVersionMatch=Exact``), so the whole list is one point in
-    time; the continue token keeps that version across pages.
+    time; the continue token keeps that version across pages. A page that
+    is not a list of Kubernetes objects fails with a PermanentError.
     """
     path = collection_path(resource)
     query: dict[str, str | int] = {"limit": limit}
@@ -46,29 +40,24 @@ async def list_pages(
         query["resourceVersion"] = resource_version
         if exact:
             query["resourceVersionMatch"] = "Exact"
-    api_version, kind = resource.group_version, resource.kind
     while True:
-        body = await _page(client, path, query, backoff)
-        items: list[dict[str, Any]] = body.get("items") or []
-        for item in items:
-            item["apiVersion"] = api_version
-            item["kind"] = kind
-        metadata = body.get("metadata", {})
-        yield Page(items=items, resource_version=str(metadata.get("resourceVersion", "")))
-        token = metadata.get("continue")
-        if not token:
+        raw = await _page(client, path, query, backoff)
+        try:
+            page = split_page(raw, api_version=resource.group_version, kind=resource.kind)
+        except MalformedPage as exc:
+            raise errors.PermanentError(f"LIST {path}: {exc}") from None
+        del raw
+        yield page
+        if not page.continue_token:
             return
-        query = {"limit": limit, "continue": str(token)}
+        query = {"limit": limit, "continue": page.continue_token}
 
 
 async def _page(
     client: KubeApi, path: str, query: dict[str, str | int], backoff: retry.Backoff | None
-) -> dict[str, Any]:
-    async def fetch() -> dict[str, Any]:
-        raw = await client.request("GET", path, query=query)
-        with gcpause.paused():  # see k8ssnap.gcpause: the collector, not JSON, was the cost
-            parsed: dict[str, Any] = orjson.loads(raw)
-        return parsed
+) -> bytes:
+    async def fetch() -> bytes:
+        return await client.request("GET", path, query=query)
 
     if backoff is None:
         return await fetch()

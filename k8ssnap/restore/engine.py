@@ -7,7 +7,8 @@ Pipeline::
       -> checksum, size and snapshot name verified                   [nothing created yet]
       -> destination discovery
       -> per tier, first to last: spool records -> N workers:
-           exclusion_reason -> transform -> POST (or PUT when overwriting)
+           exclusion_reason -> place (transform, namespace mapping)
+           -> version the destination serves -> POST (or PUT when overwriting)
       -> after CRDs: wait Established, re-discover
       -> after storage: wait for created claims to be Bound
       -> destination resourceVersion and time -> RestoreResult
@@ -26,6 +27,10 @@ Contracts:
   Only store, archive and spool failures, and a destination whose
   discovery or resourceVersion cannot be read, raise.
 * The spool directory is removed however :meth:`RestoreEngine.run` ends.
+* A dry run (``job.dry_run``) takes the same path with every write sent as
+  ``dryRun=All`` and no waits. What the server cannot check because an
+  earlier would-create is missing (objects in a namespace the restore would
+  create, custom resources of a CRD it would create) counts as would-create.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ from k8ssnap import errors, retry
 from k8ssnap.domain import kinds
 from k8ssnap.domain.facts import PlanFacts
 from k8ssnap.domain.paths import GroupResource, ObjectRef, collection_path, parse_path
-from k8ssnap.domain.plan import exclusion_reason, transform
+from k8ssnap.domain.placement import place
+from k8ssnap.domain.plan import exclusion_reason
 from k8ssnap.domain.tiers import Tier
 from k8ssnap.kube import discovery, listing
 from k8ssnap.kube.api import KubeApi
@@ -108,7 +114,9 @@ class RestoreEngine:
                 facts=intake.facts,
                 ledger=ledger,
                 target=Target(found),
-                writer=ObjectWriter(kube=kube, backoff=job.backoff, overwrite=job.overwrites),
+                writer=ObjectWriter(
+                    kube=kube, backoff=job.backoff, overwrite=job.overwrites, dry_run=job.dry_run
+                ),
                 limits=self._limits,
             )
             await run.all_tiers()
@@ -122,9 +130,11 @@ class RestoreEngine:
             num_snapshot_contents=intake.num_snapshot_contents,
             resource_version=resource_version,
             timestamp=dt.datetime.now(dt.UTC).replace(microsecond=0),
+            dry_run=job.dry_run,
         )
         log.info(
-            "restore of %s: %d created, %d updated, %d already existed, %d excluded, %d failed",
+            "%s of %s: %d created, %d updated, %d already existed, %d excluded, %d failed",
+            "dry run" if job.dry_run else "restore",
             job.snapshot_name,
             len(result.created),
             len(result.updated),
@@ -156,12 +166,17 @@ class _Run:
     target: Target
     writer: ObjectWriter
     limits: _Limits
+    #: Dry run only: Namespaces and CRDs (by name) the restore would create.
+    planned: frozenset[tuple[GroupResource, str]] = frozenset()
 
     async def all_tiers(self) -> None:
         """Restore every tier, first to last, with the waits that follow two of them."""
         for tier in Tier:
             await self._tier(tier)
-            if tier is Tier.CRDS:
+            if self.job.dry_run:
+                if tier is Tier.CRDS:
+                    self.planned = self._would_create(kinds.NAMESPACES, kinds.CRDS)
+            elif tier is Tier.CRDS:
                 await self._after_crds()
             elif tier is Tier.STORAGE:
                 await self._after_storage()
@@ -214,17 +229,36 @@ class _Run:
         if reason is not None:
             self.ledger.excluded(path, reason)
             return
+        placement, converted = self.target.resolve(place(path, obj, self.job.preference))
+        ref = placement.ref
         try:
             resource, target_path = self.target.path(ref)
             outcome = await self.writer.write(
                 collection=collection_path(resource, ref.namespace),
                 path=target_path,
-                body=transform(path, obj),
+                body=placement.body,
             )
         except (Unserved, errors.K8sSnapError) as error:
-            self.ledger.failed(path, error.reason)
-            return
-        self.ledger.placed(path, outcome)
+            if not self._unchecked(ref, error):
+                self.ledger.failed(ref.path, error.reason)
+                return
+            target_path, outcome = ref.path, Outcome.CREATED
+        if converted is not None:
+            self.ledger.converted(target_path, converted)
+        self.ledger.placed(target_path, outcome)
+
+    def _unchecked(self, ref: ObjectRef, error: Exception) -> bool:
+        """Dry run: whether ``error`` only says that an earlier would-create does not exist yet."""
+        if not self.job.dry_run:
+            return False
+        if isinstance(error, Unserved):
+            return (kinds.CRDS, f"{ref.resource}.{ref.group}") in self.planned
+        namespace = ref.namespace
+        return isinstance(error, errors.NotFound) and (kinds.NAMESPACES, namespace or "") in self.planned
+
+    def _would_create(self, *resources: GroupResource) -> frozenset[tuple[GroupResource, str]]:
+        found = (parse_path(path) for path in self.ledger.paths(Outcome.CREATED))
+        return frozenset((ref.group_resource, ref.name) for ref in found if ref.group_resource in resources)
 
     async def _after_crds(self) -> None:
         """Wait for restored CRDs to be Established and served, within ``crd_timeout`` in all."""

@@ -39,7 +39,10 @@ class RestoreJob:
     of the plaintext, usually unknown.
 
     Existing objects are overwritten when ``overwrite_existing`` or the
-    preference's ``restoreOptions.overwriteExisting`` says so. ``backoff``
+    preference's ``restoreOptions.overwriteExisting`` says so. With
+    ``dry_run`` the restore plans, reads the destination and sends its
+    writes with ``dryRun=All``: nothing is stored, and the result lists mean
+    "would create", "would update", "exists" and "would fail". ``backoff``
     bounds the retries of each retriable API call (k8s-snap's policy by
     default: 2 s doubling, at most ``--maxretryelapsedsec`` = 300 s).
     """
@@ -49,6 +52,7 @@ class RestoreJob:
     expected_size: int
     preference: Preference
     overwrite_existing: bool = False
+    dry_run: bool = False
     backoff: retry.Backoff = field(default_factory=_default_backoff)
     decryption: age.Decryption | None = None
 
@@ -71,3 +75,6 @@ class RestoreResult:
     num_snapshot_contents: int
     resource_version: str
     timestamp: datetime
+    #: ``"<destination path>,converted from <gv> to <gv>"``, one per object sent at another version.
+    converted: tuple[str, ...] = ()
+    dry_run: bool = False

@@ -32,13 +32,14 @@ class Outcome(enum.Enum):
 class Ledger:
     """Outcome lists of one restore, and the progress callback they drive."""
 
-    __slots__ = ("_done", "_excluded", "_failed", "_placed", "_progress")
+    __slots__ = ("_converted", "_done", "_excluded", "_failed", "_placed", "_progress")
 
     def __init__(self, *, progress: Progress | None = None) -> None:
         self._progress = progress
         self._done = 0
         self._excluded: list[str] = []
         self._failed: list[str] = []
+        self._converted: list[str] = []
         self._placed: dict[Outcome, list[str]] = {outcome: [] for outcome in Outcome}
 
     @property
@@ -61,6 +62,10 @@ class Ledger:
         self._failed.append(failed_entry(path, message))
         self._tick()
 
+    def converted(self, path: str, note: str) -> None:
+        """The object was sent at another version (``note``); its outcome is recorded separately."""
+        self._converted.append(f"{path},{note}")
+
     def not_bound(self, path: str, message: str) -> None:
         """A created claim did not bind: move it from ``created`` to ``failed``."""
         created = self._placed[Outcome.CREATED]
@@ -79,6 +84,7 @@ class Ledger:
         num_snapshot_contents: int,
         resource_version: str,
         timestamp: datetime,
+        dry_run: bool = False,
     ) -> RestoreResult:
         """The final, sorted result."""
         return RestoreResult(
@@ -91,6 +97,8 @@ class Ledger:
             num_snapshot_contents=num_snapshot_contents,
             resource_version=resource_version,
             timestamp=timestamp,
+            converted=tuple(sorted(self._converted)),
+            dry_run=dry_run,
         )
 
     def _tick(self) -> None:

@@ -13,6 +13,11 @@ Create, never update (k8s-snap's rule), unless overwriting is asked for:
   job's backoff, each call on its own budget. Anything else propagates as
   a :class:`~k8ssnap.errors.K8sSnapError` for the caller to record.
 
+A dry-run writer sends every POST and PUT with ``dryRun=All``: the API
+server runs admission and validation and stores nothing, so its answers
+(created, AlreadyExists, Invalid, Forbidden...) are the real restore's
+answers without its effects.
+
 Known ambiguity: when a POST's connection drops after the server stored
 the object, the retry sees ``AlreadyExists`` and the object is reported
 as already existing although this restore created it.
@@ -29,6 +34,7 @@ from k8ssnap.kube.api import KubeApi
 from k8ssnap.restore.ledger import Outcome
 
 CONFLICT_ATTEMPTS = 5
+DRY_RUN_QUERY = {"dryRun": "All"}
 
 Body = dict[str, Any]
 
@@ -36,19 +42,22 @@ Body = dict[str, Any]
 class ObjectWriter:
     """Creates (and optionally replaces) objects through one client."""
 
-    __slots__ = ("_backoff", "_kube", "_overwrite")
+    __slots__ = ("_backoff", "_kube", "_overwrite", "_query")
 
-    def __init__(self, *, kube: KubeApi, backoff: retry.Backoff, overwrite: bool) -> None:
+    def __init__(
+        self, *, kube: KubeApi, backoff: retry.Backoff, overwrite: bool, dry_run: bool = False
+    ) -> None:
         self._kube = kube
         self._backoff = backoff
         self._overwrite = overwrite
+        self._query = DRY_RUN_QUERY if dry_run else None
 
     async def write(self, *, collection: str, path: str, body: Body) -> Outcome:
         """Put ``body`` (the object at ``path``, POSTed to ``collection``) in the cluster."""
         payload = orjson.dumps(body)
 
         async def post() -> bytes:
-            return await self._kube.request("POST", collection, body=payload)
+            return await self._kube.request("POST", collection, body=payload, query=self._query)
 
         try:
             await retry.retrying(post, backoff=self._backoff, what=f"create {path}")
@@ -70,7 +79,7 @@ class ObjectWriter:
 
             async def put(payload: bytes = payload) -> bool:
                 try:
-                    await self._kube.request("PUT", path, body=payload)
+                    await self._kube.request("PUT", path, body=payload, query=self._query)
                 except errors.Conflict:
                     return False
                 return True

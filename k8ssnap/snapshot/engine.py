@@ -13,10 +13,15 @@ times.
 Pipeline::
 
     lister tasks (bounded by a shared semaphore, one per resource)
-      -> paginated LIST pages -> (path, JSON bytes) batches
-      -> bounded queue (back-pressure)
-      -> one writer task: ArchiveWriter (tar + gzip) -> Upload.write (multipart)
+      -> paginated LIST pages, split natively into items' bytes (kube.itemsplit)
+      -> (path, JSON bytes) batches -> bounded queue (back-pressure)
+      -> one writer task: ArchiveWriter tar, then deflate + sha256 on a worker
+         thread (they release the GIL) -> Upload.write (multipart)
                           [-> age encryption in a worker thread, if the job has recipients]
+
+Objects are archived as the API server sent them (with ``apiVersion`` and
+``kind`` added), never parsed into Python objects: parsing and re-encoding
+them was most of a snapshot's CPU (docs/performance.md).
 
 At most ``slots`` pages are being parsed and ``queue_pages`` batches wait,
 and the upload holds at most a few parts, whatever the cluster's size.
@@ -35,11 +40,8 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import orjson
-
-from k8ssnap import errors, gcpause, retry
+from k8ssnap import errors, retry
 from k8ssnap.archive.index import (
     ArchiveIndex,
     RecordedEncryption,
@@ -208,10 +210,7 @@ class _Walk:
                     backoff=job.backoff,
                 )
                 async for page in pages:
-                    with gcpause.paused():
-                        batch = [_entry(resource, item) for item in page.items]
-                        page.items.clear()  # the parsed page dies here, not at the next collection
-                    await batches.put(batch)
+                    await batches.put(_batch(resource, page.items))
             except errors.Gone:
                 raise _Restart from None
             except (errors.NotFound, errors.Invalid) as exc:
@@ -224,11 +223,9 @@ class _Walk:
             batch = await batches.get()
             if batch is None:
                 return
-            out = bytearray()
-            for path, body in batch:
-                out += writer.add(path, body)
+            out = await asyncio.to_thread(writer.compress, writer.encode(batch))
             if out:
-                await upload.write(bytes(out))
+                await upload.write(out)
             if self.progress is not None:
                 self.progress(writer.count)
 
@@ -245,7 +242,17 @@ async def _check_stored(store: SnapshotStore, name: str, stored: StoredObject, *
     )
 
 
-def _entry(resource: ApiResource, item: dict[str, Any]) -> tuple[str, bytes]:
-    meta = item["metadata"]
-    path = object_path(resource, namespace=meta.get("namespace") or None, name=str(meta["name"]))
-    return path, orjson.dumps(item)
+def _batch(resource: ApiResource, items: list[listing.RawItem]) -> Batch:
+    """The archive paths and bodies of one page's items.
+
+    An item whose name or namespace cannot make its API path (the namespace
+    does not fit the resource's scope, a name with ``/``) fails the snapshot
+    with that reason rather than being archived under another object's path.
+    """
+    try:
+        return [
+            (object_path(resource, namespace=item.namespace or None, name=item.name), item.body)
+            for item in items
+        ]
+    except ValueError as exc:
+        raise errors.PermanentError(f"{resource.group_resource}: cannot archive an object: {exc}") from None

@@ -7,6 +7,9 @@ would (CRDs become Established, claims Bound). ``errors_for`` maps
 ``"<METHOD> <path>"`` to exceptions raised, in order, before answering
 normally; ``before_write`` is awaited before every write. It records every
 request, every successful write and the most writes in flight at once.
+Writes sent with ``dryRun=All`` are checked as a real server would (the
+namespace exists, the name is free) and recorded in ``dry_runs``; nothing
+is stored.
 Unlike :class:`~k8ssnap.testing.kube.FakeKube` (the controller's own cluster,
 for reconcilers) it serves discovery.
 """
@@ -46,6 +49,7 @@ class FakeApiServer:
         self.objects: dict[str, dict[str, Any]] = {}
         self.errors_for: dict[str, list[Exception]] = {}
         self.writes: list[tuple[str, str]] = []
+        self.dry_runs: list[tuple[str, str]] = []
         self.requests: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -108,6 +112,8 @@ class FakeApiServer:
             for _ in range(10):
                 await asyncio.sleep(0)  # a request takes a while: let other writers in
             assert body is not None
+            if query and query.get("dryRun") == "All":
+                return orjson.dumps(self._dry_run(method, path, orjson.loads(body)))
             return orjson.dumps(self._write(method, path, orjson.loads(body)))
         finally:
             self.in_flight -= 1
@@ -159,6 +165,19 @@ class FakeApiServer:
         meta["resourceVersion"] = str(self.revision)
         self._react(obj)
         self.objects[target] = obj
+        return obj
+
+    def _dry_run(self, method: str, path: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """What the server answers to ``dryRun=All``: the same checks, nothing stored."""
+        self.dry_runs.append((method, path))
+        parts = path.split("/")
+        if (
+            "namespaces" in parts[:-2]
+            and "/".join(parts[: parts.index("namespaces") + 2]) not in self.objects
+        ):
+            raise errors.NotFound(f"namespaces {parts[parts.index('namespaces') + 1]} not found")
+        if method == "POST" and f"{path}/{obj['metadata']['name']}" in self.objects:
+            raise errors.AlreadyExists(f"{obj['metadata']['name']} already exists")
         return obj
 
     def _react(self, obj: dict[str, Any]) -> None:

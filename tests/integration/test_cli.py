@@ -282,3 +282,61 @@ async def test_encrypted_snapshot_keygen_list_show_get_diff_restore(
             await s3.delete(stored)
         with contextlib.suppress(errors.NotFound):
             await kube_b.delete(f"/api/v1/namespaces/{namespace}")
+
+
+async def test_dry_run_plan_and_diff_share_the_plan_with_mapping(
+    devenv: env.EnvironmentInfo, kube_a: KubeClient, kube_b: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    apps = f"/apis/apps/v1/namespaces/{namespace}"
+    labels = {"app": "web"}
+    pod = {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "pause"}]}}
+    deployment = {
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": pod},
+    }
+    await kube_a.create(f"{apps}/deployments", deployment)
+    await kube_a.create(f"/api/v1/namespaces/{namespace}/configmaps", configmap(namespace, "app", {"k": "v"}))
+
+    async def replicaset() -> bool:
+        return bool((await kube_a.get(f"{apps}/replicasets"))["items"])
+
+    await eventually(replicaset, what="the Deployment's ReplicaSet")
+    await _settled(kube_a, namespace)
+    archive = tmp_path / "a.tgz"
+    taken = await k8ssnap(
+        "snapshot", "m", "--kubeconfig", str(devenv.clusters["a"].kubeconfig), "--output", str(archive)
+    )
+    assert taken.code == 0, taken.err
+    target = f"{namespace}-copy"
+    preference = tmp_path / "preference.yaml"
+    preference.write_text(
+        "kind: RestorePreference\n"
+        f'spec:\n  includeNamespaces: [{namespace}]\n  includeApiPathes: ["/,{namespace}"]\n'
+        f"  namespaceMapping: {{{namespace}: {target}}}\n"
+    )
+    into_b = ["--kubeconfig", str(devenv.clusters["b"].kubeconfig), "--preference", str(preference)]
+
+    planned = await k8ssnap("restore", "--file", str(archive), *into_b, "--dry-run")
+
+    assert planned.code == 0, planned.err + planned.out
+    lines = [" ".join(line.split()) for line in planned.out.splitlines()]
+    assert "nothing was written" in lines[0]
+    assert lines[1] == "OUTCOME OBJECT DETAIL"
+    assert f"would create /api/v1/namespaces/{target}/configmaps/app" in lines
+    assert f"would create /api/v1/namespaces/{target}" in lines
+    assert any(
+        line.startswith("excluded ") and "/replicasets/" in line and "owner-ref" in line for line in lines
+    )
+    with pytest.raises(errors.NotFound):
+        await kube_b.get(f"/api/v1/namespaces/{target}")
+
+    diffed = await k8ssnap("diff", "--file", str(archive), *into_b, "-n", namespace)
+
+    assert diffed.code == 0, diffed.err
+    lines = diffed.out.splitlines()
+    assert f"  - /api/v1/namespaces/{target}/configmaps/app" in lines
+    assert f"  - {apps.replace(namespace, target)}/deployments/web" in lines
+    excluded = [line for line in lines if line.startswith("  x ")]
+    assert excluded and all("(owner-ref)" in line or "(system-managed)" in line for line in excluded)
+    assert any("/replicasets/" in line for line in excluded)
+    assert not [line for line in lines if line.startswith("  - ") and "/replicasets/" in line]

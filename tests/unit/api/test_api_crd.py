@@ -57,6 +57,8 @@ def _walk(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[st
     yield path, schema
     for name, child in schema.get("properties", {}).items():
         yield from _walk(child, f"{path}.{name}")
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from _walk(schema["additionalProperties"], f"{path}.*")
     if "items" in schema:
         yield from _walk(schema["items"], f"{path}[]")
 
@@ -100,11 +102,14 @@ def violations(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
     if isinstance(value, dict) and path != ".metadata":
         properties = schema.get("properties", {})
         found += [f"{path}.{key}: required" for key in schema.get("required", ()) if key not in value]
+        extra = schema.get("additionalProperties")  # a map: every value has this schema
         for key, item in value.items():
-            if key not in properties:
-                found.append(f"{path}.{key}: unknown field")
-            else:
+            if key in properties:
                 found += violations(item, properties[key], f"{path}.{key}")
+            elif isinstance(extra, dict):
+                found += violations(item, extra, f"{path}.{key}")
+            else:
+                found.append(f"{path}.{key}: unknown field")
     return found
 
 
@@ -166,6 +171,7 @@ def test_status_subresource(kind: str) -> None:
                 ("EXIST", ".status.numAlreadyExisted"),
                 ("FAILED", ".status.numFailed"),
                 ("STATUS", ".status.phase"),
+                ("DRYRUN", ".spec.dryRun"),
             ],
         ),
         (
@@ -203,13 +209,18 @@ def test_printer_columns(kind: str, columns: list[tuple[str, str]]) -> None:
     assert all(c.get("priority", 0) in (0, 1) for c in printed)
 
 
+#: Default columns k8ssnap adds after k8s-snap's, per kind (issue 15: a dry run shows as such).
+K8SSNAP_COLUMNS = {"Snapshot": (), "Restore": ("DRYRUN",)}
+
+
 def test_printer_columns_match_readme() -> None:
+    """k8s-snap's columns come first, in its order; k8ssnap's additions only follow them."""
     for kind, names in (
         ("Snapshot", ref.README_SNAPSHOT_COLUMNS),
         ("Restore", ref.README_RESTORE_COLUMNS),
     ):
         printed = _version(kind)["additionalPrinterColumns"]
-        assert tuple(c["name"] for c in printed if not c.get("priority")) == names
+        assert tuple(c["name"] for c in printed if not c.get("priority")) == names + K8SSNAP_COLUMNS[kind]
 
 
 @pytest.mark.parametrize("kind", KIND_ORDER)
@@ -338,6 +349,13 @@ def test_cel_rules_cover_what_a_schema_cannot(kind: str, rules: list[str]) -> No
 # --- admission of whole manifests -----------------------------------------
 
 
+def _with_name(base: str, name: str, **spec: Any) -> dict[str, Any]:
+    manifest = ref.load_yaml(base)
+    manifest["metadata"]["name"] = name
+    manifest["spec"].update(spec)
+    return manifest
+
+
 def _artifact_manifests() -> list[dict[str, Any]]:
     manifests = []
     for path in sorted((ROOT / "artifacts").glob("*.yaml")):
@@ -355,6 +373,20 @@ ACCEPTED = [
     ref.REPO_PYTEST_RESTORE,
     ref.REPO_PYTEST_SNAPSHOT,
     *_artifact_manifests(),
+    # issue 15: migration fields
+    _with_name(
+        ref.REPO_PREFERENCE,
+        "migrate",
+        namespaceMapping={"shop": "shop-staging"},
+        labelSelector={
+            "matchLabels": {"app": "cart"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}],
+        },
+        includeKinds=["deployments.apps", "configmaps"],
+        excludeKinds=["secrets"],
+        restoreOptions=["overwriteExisting", "wholeCluster"],
+    ),
+    _with_name(ref.README_RESTORE, "dry", dryRun=True),
 ]
 
 
@@ -386,6 +418,23 @@ REFUSED = [
     ("insecure as text", _with(ref.README_OBJECTSTORE_CONFIG, insecure="yes"), "insecure"),
     ("unknown option", _with(ref.REPO_PREFERENCE, restoreOptions=["excludeContext"]), "Options"),
     ("namespaces as text", _with(ref.REPO_PREFERENCE, excludeNamespaces="kube-system"), "Names"),
+    ("dry run as text", _with(ref.README_RESTORE, dryRun="yes"), ".spec.dryRun"),
+    (
+        "unknown selector operator",
+        _with(ref.REPO_PREFERENCE, labelSelector={"matchExpressions": [{"key": "a", "operator": "Equals"}]}),
+        "operator",
+    ),
+    (
+        "selector value not text",
+        _with(ref.REPO_PREFERENCE, labelSelector={"matchLabels": {"a": 1}}),
+        "matchLabels",
+    ),
+    (
+        "mapping to a bad name",
+        _with(ref.REPO_PREFERENCE, namespaceMapping={"shop": "Shop_2"}),
+        "namespaceMapping",
+    ),
+    ("kinds as text", _with(ref.REPO_PREFERENCE, includeKinds="deployments.apps"), "includeKinds"),
 ]
 
 

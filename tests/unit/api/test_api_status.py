@@ -21,7 +21,7 @@ UNTIL = datetime(2019, 6, 19, 3, 45, 8, tzinfo=UTC)
 SNAPSHOT_FIELDS = set(ref.README_SNAPSHOT_COMPLETED_STATUS)
 RESTORE_FIELDS = set(ref.README_RESTORE_COMPLETED_STATUS)
 SNAPSHOT_EXTRAS = {"storedSha256", "skippedApis", "observedGeneration"}
-RESTORE_EXTRAS = {"observedGeneration"}
+RESTORE_EXTRAS = {"observedGeneration", "converted", "numConverted"}
 
 
 def completed_snapshot(**overrides: Any) -> Mapping[str, Any]:

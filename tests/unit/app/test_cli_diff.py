@@ -141,3 +141,22 @@ def test_render_of_no_difference_is_one_line() -> None:
     assert (
         cli_diff.render(result) == "0 only in the snapshot, 0 only in the cluster, 0 changed, 5 unchanged\n"
     )
+
+
+def test_excluded_objects_are_shown_apart_with_their_reasons() -> None:
+    result = cli_diff.DiffResult(
+        only_snapshot=("/api/v1/namespaces/a/configmaps/c", "/api/v1/namespaces/a/pods/web-1"),
+        only_live=(),
+        changed=(),
+        unchanged=0,
+    ).with_excluded({"/api/v1/namespaces/a/pods/web-1": "owner-ref"})
+
+    assert result.only_snapshot == ("/api/v1/namespaces/a/configmaps/c",)
+    assert not result.identical
+    assert cli_diff.render(result).splitlines() == [
+        "1 only in the snapshot (a restore would create them):",
+        "  - /api/v1/namespaces/a/configmaps/c",
+        "1 only in the snapshot, but a restore excludes them:",
+        "  x /api/v1/namespaces/a/pods/web-1 (owner-ref)",
+        "1 only in the snapshot, 0 only in the cluster, 0 changed, 0 unchanged, 1 excluded from a restore",
+    ]

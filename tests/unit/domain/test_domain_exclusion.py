@@ -158,8 +158,8 @@ IP_MANAGER = "ipaddress.kubernetes.io/managed-by"
         ("/api/v1/namespaces/default/endpoints/kubernetes", {}, True),
         ("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes", {}, True),
         ("/api/v1/namespaces/foo/services/kubernetes", {}, False),
-        (f"{RBAC}/clusterroles/system:node", {}, True),
-        (f"{RBAC}/clusterrolebindings/system:node", {}, True),
+        (f"{RBAC}/clusterroles/system:node", {"metadata": BOOTSTRAP}, True),
+        (f"{RBAC}/clusterrolebindings/system:node", {"metadata": BOOTSTRAP}, True),
         (f"{RBAC}/clusterroles/admin", {"metadata": BOOTSTRAP}, True),
         (f"{RBAC}/namespaces/foo/roles/system:controller:x", {"metadata": BOOTSTRAP}, True),
         (f"{APIREG}/v1.apps", {"spec": {"group": "apps"}}, True),  # local: no service

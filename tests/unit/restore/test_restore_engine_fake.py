@@ -230,3 +230,94 @@ async def test_a_cancelled_restore_leaves_no_spool(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert list(tmp_path.iterdir()) == []
+
+
+# --- migration: dry run, conversion, mapping (issue 15) ----------------------------
+
+
+async def _run(objects: list[tuple[str, dict[str, Any]]], kube: FakeApiServer, **job: Any) -> RestoreResult:
+    options = {"preference": Preference.default(), **job}
+    restore_job = RestoreJob(snapshot_name="s", expected_sha256="", expected_size=0, backoff=NOW, **options)
+    snapshots = store("s", archive("s", objects))
+    return await RestoreEngine(concurrency=4).run(restore_job, kube=kube, store=snapshots)
+
+
+def _lists(result: RestoreResult) -> tuple[tuple[str, ...], ...]:
+    return (result.created, result.updated, result.already_existed, result.excluded, result.failed)
+
+
+async def test_a_dry_run_stores_nothing_and_predicts_the_restore() -> None:
+    kube = FakeApiServer()
+
+    planned = await _run(mixed(), kube, dry_run=True)
+
+    assert kube.writes == [] and kube.objects == {}
+    assert kube.dry_runs  # every create went to the server, as dryRun=All
+    assert planned.dry_run
+    done = await _run(mixed(), kube)
+    assert _lists(planned) == _lists(done)
+
+
+async def test_a_dry_run_reports_existing_objects_and_server_refusals() -> None:
+    kube = FakeApiServer()
+    await _run(mixed()[:1], kube)  # the namespace exists
+    kube.objects[f"{NS}/configmaps/c"] = {"metadata": {"name": "c", "resourceVersion": "1"}}
+    kube.errors_for[f"POST {NS}/services"] = [errors.Invalid("Service is invalid: port already allocated")]
+    writes = len(kube.writes)
+
+    planned = await _run(mixed(), kube, dry_run=True)
+
+    assert f"{NS}/configmaps/c" in planned.already_existed
+    assert f"{NS}/services/web,Service is invalid: port already allocated" in planned.failed
+    assert len(kube.writes) == writes
+
+
+async def test_an_unserved_version_is_sent_at_the_served_one_and_recorded() -> None:
+    kube = FakeApiServer()
+    kube.served.append(("x.y", "v1", "widgets", "Widget", True))
+    widget = (
+        "/apis/x.y/v1beta1/namespaces/n/widgets/w",
+        {"apiVersion": "x.y/v1beta1", "kind": "Widget", "metadata": meta("w")},
+    )
+    result = await _run([mixed()[0], widget], kube)
+
+    assert result.failed == ()
+    assert "/apis/x.y/v1/namespaces/n/widgets/w" in result.created
+    assert result.converted == ("/apis/x.y/v1/namespaces/n/widgets/w,converted from x.y/v1beta1 to x.y/v1",)
+    assert kube.objects["/apis/x.y/v1/namespaces/n/widgets/w"]["apiVersion"] == "x.y/v1"
+
+
+async def test_a_rejected_conversion_fails_that_object_only() -> None:
+    kube = FakeApiServer()
+    kube.served.append(("x.y", "v1", "widgets", "Widget", True))
+    kube.errors_for["POST /apis/x.y/v1/namespaces/n/widgets"] = [errors.Invalid("spec.size: Invalid value")]
+    widget = ("/apis/x.y/v1beta1/namespaces/n/widgets/w", {"kind": "Widget", "metadata": meta("w")})
+    result = await _run([mixed()[0], widget, mixed()[4]], kube)
+
+    assert result.failed == ("/apis/x.y/v1/namespaces/n/widgets/w,spec.size: Invalid value",)
+    assert f"{NS}/configmaps/c" in result.created
+
+
+async def test_mapped_objects_are_created_and_reported_in_the_new_namespace() -> None:
+    kube = FakeApiServer()
+    kube.served.append(("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True))
+    preference = Preference.from_spec({"namespaceMapping": {"n": "m"}})
+    binding = (
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/n/rolebindings/b",
+        {
+            "kind": "RoleBinding",
+            "metadata": meta("b"),
+            "roleRef": {"kind": "Role", "name": "r"},
+            "subjects": [{"kind": "ServiceAccount", "name": "app", "namespace": "n"}],
+        },
+    )
+    result = await _run([mixed()[0], mixed()[4], binding], kube, preference=preference)
+
+    assert result.created == (
+        "/api/v1/namespaces/m",
+        "/api/v1/namespaces/m/configmaps/c",
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/m/rolebindings/b",
+    )
+    stored = kube.objects["/apis/rbac.authorization.k8s.io/v1/namespaces/m/rolebindings/b"]
+    assert stored["subjects"][0]["namespace"] == "m"
+    assert stored["metadata"]["namespace"] == "m"
