@@ -2,7 +2,7 @@
 
 The kind is k8ssnap's own (k8s-snap had none); see ``docs/schedules.md``.
 ``spec.template`` is a Snapshot spec (clusterName, kubeconfig or
-kubeconfigSecret, objectstoreConfig, ttl): it is checked here like a
+kubeconfigSecret, objectstoreConfig, ttl, encryption): it is checked here like a
 Snapshot's, and kept as the JSON the user wrote so that every run's Snapshot
 gets exactly that spec. (A ``kind`` discriminator, for schedules of other
 kinds of snapshot, would fit beside it later.)
@@ -21,12 +21,19 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from k8ssnap.api import _fields, _time, meta
+from k8ssnap.api import _fields, _time, encryption, meta
 from k8ssnap.api.resources import SnapshotSpec
 from k8ssnap.errors import ConfigError
 
 #: The template keys a Snapshot spec takes (copied to every scheduled Snapshot).
-TEMPLATE_FIELDS: Final = ("clusterName", "kubeconfig", "kubeconfigSecret", "objectstoreConfig", "ttl")
+TEMPLATE_FIELDS: Final = (
+    "clusterName",
+    "kubeconfig",
+    "kubeconfigSecret",
+    "objectstoreConfig",
+    "ttl",
+    "encryption",
+)
 
 SchedulePhase = Literal["", "Active", "Suspended", "Failed"]
 SCHEDULE_ACTIVE: Final[SchedulePhase] = "Active"
@@ -142,6 +149,7 @@ def _template(template: Mapping[str, Any]) -> SnapshotSpec:
             template, "objectstoreConfig", field="spec.template.objectstoreConfig"
         ),
         ttl=_fields.duration(template, "ttl", field="spec.template.ttl"),
+        encryption=encryption.encryption(template, allow=("recipientsSecret",)),
     )
 
 
