@@ -270,18 +270,27 @@ class S3Store:
     async def delete(self, key: str) -> None:
         await self._call(f"DELETE {key}", lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
 
-    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
-        """Abort multipart uploads under ``prefix`` started before ``older_than``."""
-        resp = await self._call(
-            "LIST multipart uploads",
-            lambda: self._client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix),
-        )
+    async def abort_uploads(
+        self, prefix: str, *, older_than: dt.datetime, ours: Callable[[str], bool] | None = None
+    ) -> int:
+        """Abort multipart uploads under ``prefix`` (of keys ``ours`` accepts) started before
+        ``older_than``, on every page of the listing."""
         aborted = 0
-        for upload in resp.get("Uploads", []):
-            if _utc(upload["Initiated"]) < older_than:
-                await self._abort_upload(key=str(upload["Key"]), upload_id=str(upload["UploadId"]))
-                aborted += 1
-        return aborted
+        markers: dict[str, str] = {}
+        while True:
+            resp = await self._list_uploads({"Bucket": self.bucket, "Prefix": prefix, **markers})
+            for upload in resp.get("Uploads", []):
+                key = str(upload["Key"])
+                if _utc(upload["Initiated"]) < older_than and (ours is None or ours(key)):
+                    await self._abort_upload(key=key, upload_id=str(upload["UploadId"]))
+                    aborted += 1
+            following = {
+                "KeyMarker": str(resp.get("NextKeyMarker") or ""),
+                "UploadIdMarker": str(resp.get("NextUploadIdMarker") or ""),
+            }
+            if not resp.get("IsTruncated") or following == markers:
+                return aborted
+            markers = following
 
     async def _abort_upload(self, *, key: str, upload_id: str) -> None:
         await self._call(

@@ -159,5 +159,9 @@ class SnapshotStore:
         return Listing(archives=archives, records=records)
 
     async def abort_stale_uploads(self, *, older_than: dt.datetime) -> int:
-        """Abort unfinished multipart uploads under the prefix started before ``older_than``."""
-        return await self.objects.abort_uploads(self.prefix, older_than=older_than)
+        """Abort unfinished uploads of archives (:func:`~k8ssnap.store.layout.is_archive_key`) under
+        the prefix started before ``older_than``; other keys' uploads are never touched."""
+        prefix = self.prefix
+        return await self.objects.abort_uploads(
+            prefix, older_than=older_than, ours=lambda key: layout.is_archive_key(key, prefix=prefix)
+        )
