@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from k8ssnap import errors, retry
+from k8ssnap import errors, limits, retry
 from k8ssnap.archive.index import RecordedSpec
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store.multipart import MIN_PART, MultipartUpload
@@ -213,3 +213,14 @@ async def test_housekeeping_aborts_only_its_own_stale_uploads_in_a_shared_bucket
     assert aborted == 3
     left = sorted(k for k, _ in client.uploads.values())
     assert left == ["backups/notes.txt", "backups/other-tool/disk.img"]
+
+
+async def test_a_huge_stored_record_is_refused_without_reading_it_whole() -> None:
+    # anyone who may write the bucket could put a record of many GiB: read at every start
+    # (--restoresnapshots), every sweep (--validatefileinfo) and every restore, it would
+    # exhaust the controller's memory each time
+    objects = FakeObjectStore(chunk=1 << 20)
+    objects.add("s.tgz.record.json", b" " * (limits.MAX_RECORD_SIZE + 1))
+    with pytest.raises(errors.ArchiveError, match=f"more than {limits.MAX_RECORD_SIZE} bytes"):
+        await SnapshotStore(objects).record("s")
+    assert objects.downloads_closed == 1
