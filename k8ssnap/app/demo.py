@@ -14,12 +14,18 @@ code for the demo. Then it creates a SnapshotSchedule (``@every 5s``, keep 2),
 lets it run four times, suspends it and prints ``kubectl get
 snapshotschedules,snapshots``: unattended snapshots, the oldest pruned. The
 environment stays up afterwards; ``python -m k8ssnap.devenv down`` stops it.
+
+``--nodes`` (root) gives each cluster a scheduler and a node: the controller
+then runs as a Pod from its own image (installed with ``kubectl apply -k`` of
+an overlay that sets the image), the application runs the demo image, and
+the restored Deployment is shown Ready in cluster b.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -55,18 +61,33 @@ def _say(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def _environment(folder: Path) -> env.EnvironmentInfo:
+def _environment(folder: Path, *, nodes: bool) -> env.EnvironmentInfo:
     try:
         info = env.load(folder)
-        if all(process.alive(r.pgid) for r in info.services.values()):
+        if info.nodes == nodes and all(process.alive(r.pgid) for r in info.services.values()):
             return info
     except FileNotFoundError:
         pass
-    return env.Environment(folder).up()
+    return env.Environment(folder, nodes=nodes).up()
+
+
+def _kustomization(info: env.EnvironmentInfo) -> Path:
+    """``artifacts/`` itself, or with nodes an overlay of it that sets the image built here."""
+    if not info.nodes:
+        return ROOT / "artifacts"
+    overlay = info.folder / "overlay"
+    overlay.mkdir(exist_ok=True)
+    name, tag = info.images["controller"].rsplit(":", 1)
+    (overlay / "kustomization.yaml").write_text(json.dumps({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(ROOT / "artifacts", overlay)],
+        "images": [{"name": "k8ssnap", "newName": name, "newTag": tag}],
+    }))  # fmt: skip
+    return overlay
 
 
 def _install(a: _Kubectl, info: env.EnvironmentInfo) -> None:
-    a("apply", "-k", str(ROOT / "artifacts"))  # CRDs, namespace, RBAC, credential, Deployment
+    a("apply", "-k", str(_kustomization(info)))  # CRDs, namespace, RBAC, credential, Deployment
     a("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
     a.apply({  # the sample credential, filled in for the local S3
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-s3", "namespace": NS},
@@ -91,7 +112,7 @@ def _install(a: _Kubectl, info: env.EnvironmentInfo) -> None:
     })  # fmt: skip
 
 
-def _application(a: _Kubectl) -> None:
+def _application(a: _Kubectl, *, image: str | None) -> None:
     a.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
     a.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "demo"},
              "data": {"greeting": "hello from cluster a"}})  # fmt: skip
@@ -102,10 +123,25 @@ def _application(a: _Kubectl) -> None:
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "demo"},
         "spec": {"replicas": 2, "selector": {"matchLabels": labels},
                  "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
+                              "spec": {"containers": [_web_container(image)]}}},
     })  # fmt: skip
     a.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "demo"},
              "spec": {"selector": labels, "ports": [{"port": 80}]}})  # fmt: skip
+
+
+def _web_container(image: str | None) -> dict[str, Any]:
+    if image is None:  # no nodes: the Pods stay Pending, the image is never pulled
+        return {"name": "web", "image": "nginx:1.27"}
+    return {"name": "web", "image": image, "imagePullPolicy": "Never",
+            "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 2}}  # fmt: skip
+
+
+def _controller_pod(a: _Kubectl) -> None:
+    a("rollout", "status", "deployment/k8ssnap-controller", "-n", NS, "--timeout=300s")
+    print(a("get", "pods", "-n", NS, "-o", "wide"))
+    service = f"/api/v1/namespaces/{NS}/services/k8ssnap-controller-metrics:metrics/proxy"
+    metrics = a("get", "--raw", f"{service}/metrics")
+    print(f"/metrics through its Service: {len(metrics.splitlines())} lines")
 
 
 def _controller(info: env.EnvironmentInfo) -> ControllerProcess:
@@ -163,17 +199,22 @@ def _schedule(a: _Kubectl, name: str) -> None:
     a("patch", "snapshotschedule", name, "-n", NS, "--type=merge", "-p", '{"spec": {"suspend": true}}')
 
 
-def run(folder: Path) -> int:
+def run(folder: Path, *, nodes: bool = False) -> int:
     """The whole story; returns the exit code."""
-    _say("local environment: clusters a and b, S3")
-    info = _environment(folder)
+    _say("local environment: clusters a and b, S3" + (", a node in each" if nodes else ""))
+    info = _environment(folder, nodes=nodes)
     a, b = _Kubectl(info, "a"), _Kubectl(info, "b")
     _say("kubectl apply -k artifacts/ on cluster a, an age-encrypting ObjectstoreConfig, a preference")
     _install(a, info)
     _say("an application in namespace demo of cluster a")
-    _application(a)
-    _say("start the controller as its ServiceAccount (out of cluster: the local clusters run no pods)")
-    controller = _controller(info)
+    _application(a, image=info.images.get("demo"))
+    controller: ControllerProcess | None = None
+    if nodes:
+        _say(f"the controller runs as a Pod of cluster a, from the image {info.images['controller']}")
+        _controller_pod(a)
+    else:
+        _say("start the controller as its ServiceAccount (out of cluster: the local clusters run no pods)")
+        controller = _controller(info)
     try:
         suffix = secrets.token_hex(3)
         snap, restore = f"cluster-a-{suffix}", f"cluster-b-from-a-{suffix}"
@@ -200,13 +241,18 @@ def run(folder: Path) -> int:
         _say("what arrived in cluster b: kubectl get all,configmaps,secrets -n demo")
         print(b("get", "deployments,services,configmaps,secrets", "-n", "demo"))
         print(b("get", "configmap", "settings", "-n", "demo", "-o", "jsonpath={.data.greeting}"))
+        if nodes:
+            _say("the restored Deployment runs in cluster b")
+            b("rollout", "status", "deployment/web", "-n", "demo", "--timeout=180s")
+            print(b("get", "pods", "-n", "demo", "-o", "wide"))
         schedule = f"cluster-a-every-5s-{suffix}"
         _say(f"kubectl create -f schedule.yaml  ({schedule}: @every 5s, keep 2; four runs, then suspended)")
         _schedule(a, schedule)
         _say("kubectl get snapshotschedules,snapshots -n k8s-snap  (keep 2: the older runs were pruned)")
         print(a("get", "snapshotschedules,snapshots", "-n", NS))
     finally:
-        controller.stop()
+        if controller is not None:
+            controller.stop()
     _say("done; the environment is still up")
     print(f"stop it with: .venv/bin/python -m k8ssnap.devenv down --dir {folder}")
     return 0
@@ -215,8 +261,11 @@ def run(folder: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="k8ssnap-demo", description=__doc__)
     parser.add_argument("--dir", type=Path, default=Path(".devenv"))
+    parser.add_argument(
+        "--nodes", action="store_true", help="run the controller as a Pod on real nodes (root)"
+    )
     args = parser.parse_args(argv)
-    return run(args.dir.resolve())
+    return run(args.dir.resolve(), nodes=args.nodes)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ def _describe(info: env.EnvironmentInfo) -> str:
         lines.append(f"cluster {name}: {cluster.server} {version}".rstrip())
         lines.append(f"  export KUBECONFIG={cluster.kubeconfig}")
         lines.append(f"  {info.kubectl} --kubeconfig {cluster.kubeconfig} get namespaces")
+    if info.nodes:
+        lines += ["", "a node per cluster (kubelet, containerd, kube-proxy) and a kube-scheduler; images:"]
+        lines += [f"  {name}" for name in info.images.values()]
     lines += [
         "",
         f"S3 endpoint: {info.s3.endpoint}  bucket: {info.s3.bucket}  region: {info.s3.region}",
@@ -47,11 +50,17 @@ def main(argv: list[str] | None = None) -> int:
                                  f"(default: {setting}, else {versions.KUBERNETES_VERSION})")  # fmt: skip
     parser.add_argument("--kubernetes", action="append", metavar="VERSION",
                         help=f"build: these versions (default {versions.KUBERNETES_VERSION})")  # fmt: skip
+    parser.add_argument(
+        "--nodes",
+        action="store_true",
+        help="up: a kube-scheduler and a node (kubelet, containerd, kube-proxy) per cluster (root); "
+        "build: also the node binaries and images",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     folder = args.dir.resolve()
     chosen = {name: getattr(args, f"kubernetes_{name}") for name in ("a", "b")}
-    environment = env.Environment(folder, kubernetes={k: v for k, v in chosen.items() if v})
+    environment = env.Environment(folder, kubernetes={k: v for k, v in chosen.items() if v}, nodes=args.nodes)
     if args.command == "up":
         print(_describe(environment.up()))
     elif args.command == "down":
@@ -63,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         wanted = tuple(args.kubernetes or (versions.KUBERNETES_VERSION,))
         for component, path in build.ensure_all(wanted).items():
             print(f"{component}: {path}")
+        if args.nodes:
+            from k8ssnap.devenv import hostpkgs, images
+
+            hostpkgs.ensure()
+            print(f"node: {build.ensure_node()}")
+            for key, image in images.ensure_all().items():
+                print(f"image {key}: {image.name} ({image.size >> 20} MB, {image.archive})")
     else:
         print(_describe(env.load(folder)))
     return 0

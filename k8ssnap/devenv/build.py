@@ -40,6 +40,7 @@ from k8ssnap.devenv import cache, versions
 log = logging.getLogger(__name__)
 
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl")
+NODE_BINARIES = ("kube-scheduler", "kubelet", "kube-proxy")
 ETCD_BINARIES = ("etcd",)
 ETCDUTL_BINARIES = ("etcdutl",)
 AGE_BINARIES = ("age", "age-keygen")
@@ -195,6 +196,65 @@ def ensure_kubernetes(version: str = versions.KUBERNETES_VERSION) -> Path:
             ldflags=_version_ldflags(version),
             tags="selinux,notest,grpcnotrace",  # as the official release builds
         )
+    return target
+
+
+def ensure_node(version: str = versions.KUBERNETES_VERSION) -> Path:
+    """Return the folder with kube-scheduler, kubelet and kube-proxy, building them once.
+
+    A cache entry of its own (``kubernetes-node-<version>``), so that clusters
+    without nodes never wait for these three.
+    """
+    target = cache.bin_dir("kubernetes-node", version)
+    if not _complete(target, NODE_BINARIES):
+        _build_into(
+            module_dir=cache.repo_root() / "tools" / "k8s-bins",
+            target=target,
+            names=NODE_BINARIES,
+            packages=[f"k8s.io/kubernetes/cmd/{name}" for name in NODE_BINARIES],
+            ldflags=_version_ldflags(version),
+            tags="selinux,notest,grpcnotrace",
+        )
+    return target
+
+
+def pause_source(version: str = versions.KUBERNETES_VERSION) -> Path:
+    """``build/pause/linux/pause.c`` of ``k8s.io/kubernetes`` in the Go module cache."""
+    proc = subprocess.run(
+        ["go", "env", "GOMODCACHE"], check=True, capture_output=True, text=True, env=_go_env()
+    )
+    module = Path(proc.stdout.strip()) / f"k8s.io/kubernetes@{version}"
+    source = module / "build" / "pause" / "linux" / "pause.c"
+    if not source.is_file():
+        raise BuildError(f"{source} is missing: run `go mod download` in tools/k8s-bins")
+    return source
+
+
+def ensure_pause(version: str = versions.KUBERNETES_VERSION) -> Path:
+    """Return the folder with ``pause``, compiled statically with gcc as build/pause/Makefile does."""
+    target = cache.bin_dir("pause", versions.PAUSE_VERSION)
+    if _complete(target, ("pause",)):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = target.parent / f".{target.name}.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _complete(target, ("pause",)):
+            return target
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            cmd = [
+                "gcc", "-Os", "-Wall", "-Werror", "-static",
+                f"-DVERSION=v{versions.PAUSE_VERSION}-k8ssnap",
+                "-o", str(staging / "pause"), str(pause_source(version)),
+            ]  # fmt: skip
+            _run(cmd, cwd=staging, log_file=target.parent / f"{target.name}.build.log")
+            subprocess.run(["strip", str(staging / "pause")], check=True)
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -4,7 +4,8 @@ The API server runs with TLS, client-certificate and token authentication
 and RBAC, like a real cluster; the controller manager makes Deployments
 into ReplicaSets, finishes namespace deletion, runs garbage collection and
 creates service accounts and ``kube-root-ca.crt``. There is no scheduler
-and no kubelet: pods stay Pending, which a backup tool does not mind.
+and no kubelet here: pods stay Pending, which a backup tool does not mind,
+unless the environment adds nodes (:mod:`k8ssnap.devenv.node`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from pathlib import Path
 
 from k8ssnap.devenv import process
 from k8ssnap.devenv.pki import ClusterPki, make_cluster_pki
+
+SERVICE_CIDR = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+"""The ``kubernetes`` Service's address: the first of the service range."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,19 +101,22 @@ def launch_etcd(
 
 
 def launch_apiserver(
-    *, name: str, kube_bin: Path, folder: Path, pki: ClusterPki, etcd_url: str
+    *, name: str, kube_bin: Path, folder: Path, pki: ClusterPki, etcd_url: str, host: str = "127.0.0.1"
 ) -> tuple[process.Running, str, Path]:
     """A kube-apiserver on ``etcd_url`` with the PKI in ``pki``; returns it, its URL and an
-    admin kubeconfig (the admin certificate in ``pki``), once /readyz answers."""
+    admin kubeconfig (the admin certificate in ``pki``), once /readyz answers.
+
+    It listens on ``host`` only: loopback unless nodes need it on the host
+    bridge (:mod:`k8ssnap.devenv.netns`), where Pods reach it."""
     folder.mkdir(parents=True, exist_ok=True)
     port = process.free_port()
-    server = f"https://127.0.0.1:{port}"
+    server = f"https://{host}:{port}"
     kubeconfig = folder / "admin.kubeconfig"
     kubeconfig.write_text(_kubeconfig(name=name, server=server, pki=pki))
     kubeconfig.chmod(0o600)
     running = process.launch(
         f"kube-apiserver-{name}",
-        _apiserver_argv(kube_bin=kube_bin, folder=folder, pki=pki, port=port, etcd=etcd_url),
+        _apiserver_argv(kube_bin=kube_bin, folder=folder, pki=pki, port=port, etcd=etcd_url, host=host),
         log=folder / "kube-apiserver.log",
         ready=process.ReadyCheck(f"{server}/readyz", cafile=str(pki.ca_cert)),
         timeout=180,
@@ -116,12 +124,17 @@ def launch_apiserver(
     return running, server, kubeconfig
 
 
-def _apiserver_argv(*, kube_bin: Path, folder: Path, pki: ClusterPki, port: int, etcd: str) -> list[str]:
+def _apiserver_argv(
+    *, kube_bin: Path, folder: Path, pki: ClusterPki, port: int, etcd: str, host: str
+) -> list[str]:
+    # with nodes, reach kubelets (logs, exec) at their node IP: their names resolve nowhere
+    nodes = [] if host == "127.0.0.1" else ["--kubelet-preferred-address-types=InternalIP"]
     return [
         str(kube_bin / "kube-apiserver"),
+        *nodes,
         f"--etcd-servers={etcd}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        f"--bind-address={host}",
+        f"--advertise-address={host}",
         f"--secure-port={port}",
         f"--cert-dir={folder / 'certs'}",
         f"--tls-cert-file={pki.serving_cert}",
@@ -129,10 +142,10 @@ def _apiserver_argv(*, kube_bin: Path, folder: Path, pki: ClusterPki, port: int,
         f"--client-ca-file={pki.ca_cert}",
         f"--token-auth-file={pki.tokens_csv}",
         "--authorization-mode=RBAC",
-        f"--service-account-issuer=https://127.0.0.1:{port}",
+        f"--service-account-issuer=https://{host}:{port}",
         f"--service-account-key-file={pki.sa_pub}",
         f"--service-account-signing-key-file={pki.sa_key}",
-        "--service-cluster-ip-range=10.96.0.0/16",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--allow-privileged=true",
         "--profiling=false",
         "--max-requests-inflight=800",
@@ -162,28 +175,31 @@ def _controller_manager_argv(*, kube_bin: Path, folder: Path, pki: ClusterPki, p
 
 
 def start_cluster(
-    *, name: str, folder: Path, kube_bin: Path, etcd_bin: Path
+    *, name: str, folder: Path, kube_bin: Path, etcd_bin: Path, host: str = "127.0.0.1"
 ) -> tuple[ClusterInfo, ClusterProcesses]:
     """Start etcd, kube-apiserver and kube-controller-manager for cluster ``name``.
+
+    The API server listens on ``host`` only (see :func:`launch_apiserver`).
 
     Returns when /readyz of the API server and /healthz of the controller
     manager answer. On failure the servers started so far are stopped and
     their logs stay in ``folder``.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    pki = make_cluster_pki(folder / "pki", cluster=name)
+    extra_ips = () if host == "127.0.0.1" else (host, KUBERNETES_SERVICE_IP)
+    pki = make_cluster_pki(folder / "pki", cluster=name, extra_ips=extra_ips)
     started: list[process.Running] = []
     try:
         etcd, etcd_url = _start_etcd(etcd_bin=etcd_bin, folder=folder)
         started.append(etcd)
         port = process.free_port()
-        server = f"https://127.0.0.1:{port}"
+        server = f"https://{host}:{port}"
         kubeconfig = folder / "admin.kubeconfig"
         kubeconfig.write_text(_kubeconfig(name=name, server=server, pki=pki))
         kubeconfig.chmod(0o600)
         apiserver = process.launch(
             f"kube-apiserver-{name}",
-            _apiserver_argv(kube_bin=kube_bin, folder=folder, pki=pki, port=port, etcd=etcd_url),
+            _apiserver_argv(kube_bin=kube_bin, folder=folder, pki=pki, port=port, etcd=etcd_url, host=host),
             log=folder / "kube-apiserver.log",
             ready=process.ReadyCheck(f"{server}/readyz", cafile=str(pki.ca_cert)),
             timeout=180,

@@ -74,8 +74,13 @@ def _sign(folder: Path, *, name: str, subject: str, ext: str) -> None:
     )  # fmt: skip
 
 
-def make_cluster_pki(folder: Path, *, cluster: str) -> ClusterPki:
-    """Create (or reuse, if complete) the PKI of one cluster in ``folder``."""
+def make_cluster_pki(folder: Path, *, cluster: str, extra_ips: tuple[str, ...] = ()) -> ClusterPki:
+    """Create (or reuse, if complete) the PKI of one cluster in ``folder``.
+
+    ``extra_ips`` join the serving certificate's names: with nodes, the API
+    server listens on the host bridge and Pods reach it as the first address
+    of the service range (the ``kubernetes`` Service).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     token_file = folder / "admin.token"
     pki = ClusterPki(folder=folder, token=token_file.read_text().strip() if token_file.exists() else "")
@@ -89,7 +94,10 @@ def make_cluster_pki(folder: Path, *, cluster: str) -> ClusterPki:
         folder,
         name="serving",
         subject="/CN=kube-apiserver",
-        ext="subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        ext="subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
+        "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+        + "".join(f",IP:{ip}" for ip in extra_ips)
+        + "\nextendedKeyUsage=serverAuth\n",
     )
     _sign(
         folder,

@@ -39,8 +39,13 @@ def weed_binary() -> Path:
     return Path(found)
 
 
-def start_s3(*, folder: Path, bucket: str = "k8ssnap") -> tuple[S3Info, process.Running]:
-    """Start SeaweedFS with a fresh key pair and ``bucket`` created; wait for S3."""
+def start_s3(
+    *, folder: Path, bucket: str = "k8ssnap", host: str = "127.0.0.1"
+) -> tuple[S3Info, process.Running]:
+    """Start SeaweedFS with a fresh key pair and ``bucket`` created; wait for S3.
+
+    It listens on ``host`` only (the host bridge when Pods must reach it).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     access_key = "K8SSNAP" + secrets.token_hex(6).upper()
     secret_key = secrets.token_urlsafe(30)
@@ -55,14 +60,14 @@ def start_s3(*, folder: Path, bucket: str = "k8ssnap") -> tuple[S3Info, process.
     ports = {name: process.free_port() for name in ("master", "volume", "filer", "s3", "admin")}
     argv = [
         str(weed_binary()), "mini", f"-dir={folder / 'data'}",
-        "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.config={config}", f"-bucket={bucket}",
+        f"-ip={host}", f"-ip.bind={host}", f"-s3.config={config}", f"-bucket={bucket}",
         "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
         "-master.telemetry=false",
     ]  # fmt: skip
     for name, port in ports.items():
         argv += [f"-{name}.port={port}", f"-{name}.port.grpc={process.free_port()}"]
     (folder / "data").mkdir(exist_ok=True)
-    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    endpoint = f"http://{host}:{ports['s3']}"
     # an unsigned request is refused with 403 once the gateway is up
     running = process.launch(
         "seaweedfs",

@@ -21,6 +21,12 @@ OLDER_KUBERNETES_VERSION = "v1.34.4"
 ETCD_VERSION = "v3.5.35"
 """etcd 3.5.x >= 3.5.13, so RequestWatchProgress works for the watch cache."""
 
+PAUSE_VERSION = "3.10.2"
+"""The TAG of Kubernetes' build/pause at KUBERNETES_VERSION (kubeadm's PauseVersion)."""
+
+PAUSE_IMAGE = f"registry.k8s.io/pause:{PAUSE_VERSION}"
+"""The sandbox image name containerd is told to use; built here, never pulled."""
+
 AGE_VERSION = "v1.3.1"
 """filippo.io/age, the reference implementation of age-encryption.org/v1: the tests
 decrypt the controller's archives with its ``age`` command (emergency decryption)."""
