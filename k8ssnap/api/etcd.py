@@ -56,26 +56,31 @@ def parse_etcd_snapshot(obj: Mapping[str, Any]) -> EtcdSnapshot:
     """An EtcdSnapshot from its JSON; ConfigError if it cannot be used as given."""
     spec = _fields.mapping(obj.get("spec"), field="spec")
     status = _fields.mapping(obj.get("status"), field="status")
-    endpoints = _fields.strings(spec, "endpoints", field="spec.endpoints") or ()
-    if not endpoints:
-        raise ConfigError("spec.endpoints must name at least one etcd client URL")
     return EtcdSnapshot(
         **meta.metadata_fields(obj),
-        spec=EtcdSnapshotSpec(
-            endpoints=endpoints,
-            tls_secret=_fields.string(spec, "tlsSecret", field="spec.tlsSecret"),
-            pki=_fields.string(spec, "pki", field="spec.pki"),
-            certificates_only=bool(_fields.boolean(spec, "certificatesOnly", field="spec.certificatesOnly")),
-            objectstore_config=_fields.string(spec, "objectstoreConfig", field="spec.objectstoreConfig"),
-            ttl=_fields.duration(spec, "ttl", field="spec.ttl"),
-            available_until=_fields.timestamp(spec, "availableUntil", field="spec.availableUntil"),
-        ),
+        spec=etcd_spec(spec, field="spec"),
         status=EtcdSnapshotStatus(
             phase=_fields.phase(status),
             reason=_fields.string(status, "reason", field="status.reason") or "",
             available_until=_fields.timestamp(status, "availableUntil", field="status.availableUntil"),
             observed_generation=_fields.observed_generation(status),
         ),
+    )
+
+
+def etcd_spec(spec: Mapping[str, Any], *, field: str) -> EtcdSnapshotSpec:
+    """An EtcdSnapshot spec found at ``field`` (``spec``, or a schedule's ``spec.etcdTemplate``)."""
+    endpoints = _fields.strings(spec, "endpoints", field=f"{field}.endpoints") or ()
+    if not endpoints:
+        raise ConfigError(f"{field}.endpoints must name at least one etcd client URL")
+    return EtcdSnapshotSpec(
+        endpoints=endpoints,
+        tls_secret=_fields.string(spec, "tlsSecret", field=f"{field}.tlsSecret"),
+        pki=_fields.string(spec, "pki", field=f"{field}.pki"),
+        certificates_only=bool(_fields.boolean(spec, "certificatesOnly", field=f"{field}.certificatesOnly")),
+        objectstore_config=_fields.string(spec, "objectstoreConfig", field=f"{field}.objectstoreConfig"),
+        ttl=_fields.duration(spec, "ttl", field=f"{field}.ttl"),
+        available_until=_fields.timestamp(spec, "availableUntil", field=f"{field}.availableUntil"),
     )
 
 

@@ -1,11 +1,18 @@
 """SnapshotSchedule: a cron schedule of Snapshots, parsed from raw JSON, and its status.
 
 The kind is k8ssnap's own (k8s-snap had none); see ``docs/schedules.md``.
-``spec.template`` is a Snapshot spec (clusterName, kubeconfig or
-kubeconfigSecret, objectstoreConfig, ttl, encryption): it is checked here like a
-Snapshot's, and kept as the JSON the user wrote so that every run's Snapshot
-gets exactly that spec. (A ``kind`` discriminator, for schedules of other
-kinds of snapshot, would fit beside it later.)
+Exactly one template says what each run creates, and so the schedule's kind:
+
+* ``spec.template``: a Snapshot spec (clusterName, kubeconfig or
+  kubeconfigSecret, objectstoreConfig, ttl, encryption);
+* ``spec.etcdTemplate``: an EtcdSnapshot spec (endpoints, tlsSecret, pki,
+  certificatesOnly, objectstoreConfig, ttl).
+
+A second field rather than a ``kind`` beside one template: each template
+keeps its own structural schema (the API server prunes and checks it), and
+every SnapshotSchedule written before EtcdSnapshots existed stays valid as
+it is. The template is checked here like the spec it becomes, and kept as
+the JSON the user wrote so that every run gets exactly that spec.
 
 What the CRD's schema and CEL rules check at admission is checked again
 here, for objects that never passed them; the cron expression and the time
@@ -21,7 +28,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from k8ssnap.api import _fields, _time, encryption, meta
+from k8ssnap.api import _fields, _time, constants, encryption, meta
+from k8ssnap.api.etcd import EtcdSnapshotSpec, etcd_spec
 from k8ssnap.api.resources import SnapshotSpec
 from k8ssnap.errors import ConfigError
 
@@ -33,6 +41,15 @@ TEMPLATE_FIELDS: Final = (
     "objectstoreConfig",
     "ttl",
     "encryption",
+)
+#: The etcdTemplate keys an EtcdSnapshot spec takes (copied to every scheduled EtcdSnapshot).
+ETCD_TEMPLATE_FIELDS: Final = (
+    "endpoints",
+    "tlsSecret",
+    "pki",
+    "certificatesOnly",
+    "objectstoreConfig",
+    "ttl",
 )
 
 SchedulePhase = Literal["", "Active", "Suspended", "Failed"]
@@ -47,12 +64,20 @@ class ScheduleSpec:
     schedule: str
     time_zone: str | None = None
     suspend: bool = False
-    template: SnapshotSpec
-    #: The template as written, restricted to :data:`TEMPLATE_FIELDS` (may hold a kubeconfig).
+    #: The Snapshot spec of each run; None for a schedule of EtcdSnapshots.
+    template: SnapshotSpec | None = None
+    #: The EtcdSnapshot spec of each run; None for a schedule of Snapshots.
+    etcd_template: EtcdSnapshotSpec | None = None
+    #: The template as written, restricted to its fields (may hold a kubeconfig).
     template_json: Mapping[str, Any] = field(repr=False, default_factory=lambda: MappingProxyType({}))
     #: Completed snapshots to keep; None keeps all (each snapshot's ttl still applies).
     keep: int | None = None
     starting_deadline_seconds: int | None = None
+
+    @property
+    def target(self) -> constants.ResourceKind:
+        """The kind each run creates: Snapshot, or EtcdSnapshot."""
+        return constants.SNAPSHOT if self.etcd_template is None else constants.ETCD_SNAPSHOT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,16 +105,25 @@ def parse_schedule(obj: Mapping[str, Any]) -> SnapshotSchedule:
     spec = _fields.mapping(obj.get("spec"), field="spec")
     status = _fields.mapping(obj.get("status"), field="status")
     template = _fields.mapping(spec.get("template"), field="spec.template")
-    if not template:
-        raise ConfigError("spec.template is required: the Snapshot spec each run creates")
+    etcd = _fields.mapping(spec.get("etcdTemplate"), field="spec.etcdTemplate")
+    if template and etcd:
+        raise ConfigError("spec.template and spec.etcdTemplate are both set; a schedule creates one kind")
+    if not template and not etcd:
+        raise ConfigError(
+            "spec.template (a Snapshot spec) or spec.etcdTemplate (an EtcdSnapshot spec) is required:"
+            " what each run creates"
+        )
+    fields = TEMPLATE_FIELDS if template else ETCD_TEMPLATE_FIELDS
+    written = template or etcd
     return SnapshotSchedule(
         **meta.metadata_fields(obj),
         spec=ScheduleSpec(
             schedule=_fields.required_string(spec, "schedule", field="spec.schedule"),
             time_zone=_fields.string(spec, "timeZone", field="spec.timeZone"),
             suspend=bool(_fields.boolean(spec, "suspend", field="spec.suspend")),
-            template=_template(template),
-            template_json=MappingProxyType({k: template[k] for k in TEMPLATE_FIELDS if k in template}),
+            template=_template(template) if template else None,
+            etcd_template=_etcd_template(etcd) if etcd else None,
+            template_json=MappingProxyType({k: written[k] for k in fields if k in written}),
             keep=_optional_count(spec, "keep", minimum=1),
             starting_deadline_seconds=_optional_count(spec, "startingDeadlineSeconds", minimum=0),
         ),
@@ -151,6 +185,16 @@ def _template(template: Mapping[str, Any]) -> SnapshotSpec:
         ttl=_fields.duration(template, "ttl", field="spec.template.ttl"),
         encryption=encryption.encryption(template, allow=("recipientsSecret",)),
     )
+
+
+def _etcd_template(template: Mapping[str, Any]) -> EtcdSnapshotSpec:
+    unknown = sorted(set(template) - set(ETCD_TEMPLATE_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"spec.etcdTemplate has fields it does not take: {', '.join(unknown)};"
+            f" it takes {', '.join(ETCD_TEMPLATE_FIELDS)}"
+        )
+    return etcd_spec(template, field="spec.etcdTemplate")
 
 
 def _optional_count(spec: Mapping[str, Any], key: str, *, minimum: int) -> int | None:

@@ -47,6 +47,7 @@ from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.queuemetrics import RegistryQueueMetricsProvider
 from k8ssnap.runtime.source import ObjectKey, key_of
 from k8ssnap.snapshot.engine import SnapshotEngine
+from k8ssnap.snapshot.etcd import EtcdSnapshotEngine
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,8 @@ class Manager:
                 queues[plural],
                 also=(queues["objectstoreconfigs"], informers["objectstoreconfigs"]),
             )
-            etcd = EtcdSnapshotReconciler(ctx)
+            _enqueue_schedule_of(informers[plural], queues["snapshotschedules"])
+            etcd = EtcdSnapshotReconciler(ctx, EtcdSnapshotEngine())
             workers = self.settings.snapshot_threads
             controllers.append(self._controller(plural, queues, etcd.reconcile, workers))
         try:
@@ -258,8 +260,9 @@ def _enqueue_on_change(
 
 
 def _enqueue_schedule_of(snapshots: Informer, queue: RateLimitingQueue[ObjectKey]) -> None:
-    """A Snapshot's change queues the SnapshotSchedule named by its schedule label, so that
-    retention and the schedule's status follow its runs (and Forbid ends when one finishes)."""
+    """A Snapshot's (or EtcdSnapshot's) change queues the SnapshotSchedule named by its schedule
+    label, so that retention and the schedule's status follow its runs (and Forbid ends when one
+    finishes)."""
 
     def enqueue(obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}

@@ -1,76 +1,97 @@
 """The EtcdSnapshot reconciler: etcd's own snapshot plus the PKI, with a Snapshot's lifecycle.
 
-Phases as a Snapshot's: "" -> InQueue -> InProgress -> Completed | Failed,
-then deletion at ``availableUntil`` (a Failed one stays at least an hour so
-its reason can be read). Our finalizer deletes the archive and its record
-when the resource goes. Every transition decided from the cache is
-preconditioned on the cached resourceVersion (see
-:mod:`k8ssnap.controllers.snapshots` for why); the outcome write is not.
+It is a :class:`~k8ssnap.controllers.lifecycle.JobKind`: the phases ("" ->
+InQueue -> InProgress -> Completed | Failed, then deletion at
+``availableUntil``; a Failed one stays at least an hour so its reason can be
+read), the preconditions, the restart rule and the outcome write are
+:mod:`k8ssnap.controllers.lifecycle`'s. What is said here is what only an
+EtcdSnapshot has: its finalizer deletes the etcd archive and its record, its
+engine streams etcd (:class:`~k8ssnap.snapshot.etcd.EtcdSnapshotEngine`),
+its Completed status holds the record's facts.
 
 What may be read is the operator's decision, not the resource's:
-``spec.pki`` only names a folder under ``--pki-root``, and a ``file://``
-store must lie under ``--folder-store-root``; anything else fails with a
-reason before etcd is asked for anything. A truncated stream or a SHA-256
-mismatch fails the snapshot and leaves no archive (the engine aborts the
-upload).
+``spec.pki`` only names a folder under ``--pki-root`` (checked when the job
+is claimed, so a refused path fails before etcd is asked for anything), and
+a ``file://`` store must lie under ``--folder-store-root``. A truncated
+stream or a SHA-256 mismatch fails the snapshot and leaves no archive (the
+engine aborts the upload).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.api import etcd as api
 from k8ssnap.archive.etcd import EtcdRecord
-from k8ssnap.controllers import clusters
+from k8ssnap.controllers import clusters, lifecycle
 from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import expiry, hostpaths
 from k8ssnap.etcd.client import EtcdTls
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
-from k8ssnap.snapshot.etcd import EtcdSnapshotJob, take_etcd_snapshot
+from k8ssnap.snapshot.etcd import EtcdSnapshotJob
 from k8ssnap.store import layout
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
 KIND = constants.ETCD_SNAPSHOT
 
 
-class EtcdSnapshotReconciler:
-    """Reconciles EtcdSnapshots; :func:`k8ssnap.snapshot.etcd.take_etcd_snapshot` does the work."""
+class EtcdRunner(Protocol):
+    """What the reconciler runs: :class:`~k8ssnap.snapshot.etcd.EtcdSnapshotEngine`, or a fake."""
 
-    def __init__(self, ctx: Context) -> None:
+    async def run(
+        self, job: EtcdSnapshotJob, *, store: SnapshotStore, backoff: retry.Backoff
+    ) -> EtcdRecord: ...
+
+
+class EtcdSnapshotReconciler:
+    """Reconciles EtcdSnapshots: finalizers and deletion here, phases in :mod:`lifecycle`,
+    work in the engine. It is the EtcdSnapshot :class:`~k8ssnap.controllers.lifecycle.JobKind`."""
+
+    kind: constants.ResourceKind = KIND
+    until_label: str = "available until"
+    done_label: str = "stored"
+    resumed_message: str | None = "controller restarted during the etcd snapshot; taking it again"
+
+    def __init__(self, ctx: Context, engine: EtcdRunner) -> None:
         self.ctx = ctx
+        self.engine = engine
         m = ctx.metrics
-        self._results = m.counter(
-            "k8ssnap_etcd_snapshots_total", "etcd snapshots taken, by result.", ["result"]
+        metrics = lifecycle.JobMetrics(
+            m,
+            noun="etcd_snapshot",
+            plural="etcd_snapshots",
+            results_help="etcd snapshots taken, by result.",
+            duration_help="Time to take an etcd snapshot.",
         )
-        self._duration = m.histogram(
-            "k8ssnap_etcd_snapshot_duration_seconds", "Time to take an etcd snapshot.", ["result"],
-            buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
-        )  # fmt: skip
         self._db = m.gauge(
             "k8ssnap_etcd_snapshot_db_bytes", "Database bytes of the last etcd snapshot.", ["name"]
+        )
+        self._lifecycle: lifecycle.Lifecycle[api.EtcdSnapshot, EtcdRecord] = lifecycle.Lifecycle(
+            ctx, self, metrics
         )
 
     async def reconcile(self, key: ObjectKey) -> Requeue | None:
         raw = self.ctx.cached(KIND, key.name)
         if raw is None:
+            with contextlib.suppress(KeyError):
+                self._db.remove(key.name)
             return None
         try:
             snap = api.parse_etcd_snapshot(raw)
         except errors.ConfigError as exc:
-            if raw["metadata"].get("deletionTimestamp"):
+            if raw["metadata"].get("deletionTimestamp"):  # never block a delete on a bad spec
                 await _remove_finalizer(self.ctx, raw)
                 return None
-            if (raw.get("status") or {}).get("phase") != constants.PHASE_FAILED:
-                await self.ctx.write_status(
-                    KIND, raw, api.status_failed(exc.reason), event=("Failed", exc.reason), if_unchanged=True
-                )
+            await self._lifecycle.unparsable(raw, exc.reason)
             return None
         if snap.deleting:
             await self._finalize(raw, snap)
@@ -78,62 +99,54 @@ class EtcdSnapshotReconciler:
         if not snap.has_finalizer:
             await _add_finalizer(self.ctx, raw)
             return None
-        phase = snap.status.phase
-        if phase == constants.PHASE_NEW:
-            await self._accept(raw, snap)
-            return None
-        if phase in (constants.PHASE_IN_QUEUE, constants.PHASE_IN_PROGRESS):
-            await self._take(raw, snap)
-            return None
-        return await self._expire(raw, snap)
-
-    async def _accept(self, raw: dict[str, Any], snap: api.EtcdSnapshot) -> None:
-        until = snap.spec.available_until
-        if until is not None and until <= dt.datetime.now(dt.UTC):
-            reason = "AvailableUntil is set as past."
-            await self.ctx.write_status(
-                KIND, raw, api.status_failed(reason), event=("Failed", reason), if_unchanged=True
-            )
-            return
-        await self.ctx.write_status(
-            KIND,
-            raw,
-            api.status_in_queue(observed_generation=snap.generation),
-            event=("InQueue", "waiting for a worker"),
-            if_unchanged=True,
+        return await self._lifecycle.step(
+            raw, snap, phase=snap.status.phase, available_until=snap.spec.available_until
         )
 
-    async def _take(self, raw: dict[str, Any], snap: api.EtcdSnapshot) -> None:
-        await self.ctx.write_status(
-            KIND,
-            raw,
-            api.status_in_progress(observed_generation=snap.generation),
-            event=("InProgress", "streaming etcd's snapshot"),
-            if_unchanged=True,
-        )
-        started = time.monotonic()
-        try:
-            record = await self._run(raw, snap)
-        except errors.K8sSnapError as exc:
-            await self._fail(raw, snap, exc.reason, started)
-            return
-        except Exception as exc:
-            log.exception("etcd snapshot %s failed unexpectedly", snap.name)
-            await self._fail(raw, snap, f"internal error: {type(exc).__name__}: {exc}", started)
-            return
-        elapsed = time.monotonic() - started
-        self._results.labels(result="completed").inc()
-        self._duration.labels(result="completed").observe(elapsed)
-        self._db.labels(name=snap.name).set(record.db_size)
-        await self.ctx.write_status(
-            KIND, raw, self._completed(snap, record), event=("Completed", _summary(record))
-        )
+    # -- the JobKind ----------------------------------------------------------
 
-    def _completed(self, snap: api.EtcdSnapshot, record: EtcdRecord) -> dict[str, Any]:
+    def failed(self, reason: str, job: api.EtcdSnapshot | None) -> Mapping[str, Any]:
+        if job is None:
+            return api.status_failed(reason)
+        created = job.creation_timestamp or dt.datetime.now(dt.UTC)
         until = expiry.snapshot_expiry(
-            taken_at=record.taken_at, ttl=snap.spec.ttl, available_until=snap.spec.available_until
+            taken_at=created, ttl=job.spec.ttl, available_until=job.spec.available_until
         )
-        return api.status_completed(
+        return api.status_failed(reason, available_until=until, observed_generation=job.generation)
+
+    def in_queue(self, job: api.EtcdSnapshot) -> Mapping[str, Any]:
+        return api.status_in_queue(observed_generation=job.generation)
+
+    async def claim(self, job: api.EtcdSnapshot) -> lifecycle.Claim:
+        if job.spec.pki:  # a refused path fails (ConfigError) before etcd is asked for anything
+            hostpaths.pki_path(job.spec.pki, root=self.ctx.settings.pki_root)
+        return lifecycle.Claim(
+            status=api.status_in_progress(observed_generation=job.generation),
+            message="streaming etcd's snapshot",
+        )
+
+    async def run(self, job: api.EtcdSnapshot, *, subject: Subject) -> EtcdRecord:
+        ctx = self.ctx
+        tls = await _tls(ctx, job.spec.tls_secret)
+        async with ctx.stores(ctx, job.spec.objectstore_config, subject=subject) as store:
+            await store.check(create=ctx.settings.create_bucket)
+            work = EtcdSnapshotJob(
+                name=job.name,
+                endpoints=job.spec.endpoints,
+                tls=tls,
+                pki=job.spec.pki or "",
+                pki_root=ctx.settings.pki_root,
+                certificates_only=job.spec.certificates_only,
+                gzip_level=ctx.settings.gzip_level,
+            )
+            backoff = retry.Backoff(initial=0.5, max_elapsed=ctx.settings.max_retry_elapsed)
+            return await self.engine.run(work, store=store, backoff=backoff)
+
+    def report(self, job: api.EtcdSnapshot, record: EtcdRecord) -> lifecycle.Done:
+        until = expiry.snapshot_expiry(
+            taken_at=record.taken_at, ttl=job.spec.ttl, available_until=job.spec.available_until
+        )
+        body = api.status_completed(
             taken_at=record.taken_at,
             etcd_version=record.etcd_version,
             revision=record.revision,
@@ -145,57 +158,25 @@ class EtcdSnapshotReconciler:
             pki_files=len(record.pki_files),
             private_keys=record.private_keys,
             available_until=until,
-            observed_generation=snap.generation,
+            observed_generation=job.generation,
         )
 
-    async def _run(self, raw: dict[str, Any], snap: api.EtcdSnapshot) -> EtcdRecord:
-        ctx = self.ctx
-        if snap.spec.pki:
-            hostpaths.pki_path(snap.spec.pki, root=ctx.settings.pki_root)  # its reason before any other
-        tls = await _tls(ctx, snap.spec.tls_secret)
-        async with ctx.stores(ctx, snap.spec.objectstore_config, subject=Subject(KIND, raw)) as store:
-            await store.check(create=ctx.settings.create_bucket)
-            job = EtcdSnapshotJob(
-                name=snap.name,
-                endpoints=snap.spec.endpoints,
-                tls=tls,
-                pki=snap.spec.pki or "",
-                pki_root=ctx.settings.pki_root,
-                certificates_only=snap.spec.certificates_only,
-                key_prefix=store.prefix,
-                gzip_level=ctx.settings.gzip_level,
-            )
-            backoff = retry.Backoff(initial=0.5, max_elapsed=ctx.settings.max_retry_elapsed)
-            # etcd unreachable or a stream cut by a leader change: take it again from the start
-            # (each failed attempt aborted its upload) within --maxretryelapsedsec.
-            return await retry.retrying(
-                lambda: take_etcd_snapshot(
-                    job=job, store=store.objects, now=dt.datetime.now(dt.UTC).replace(microsecond=0)
-                ),
-                backoff=backoff,
-                what=f"etcd snapshot {snap.name}",
-            )
+        def count() -> None:
+            self._db.labels(name=job.name).set(record.db_size)
 
-    async def _fail(self, raw: dict[str, Any], snap: api.EtcdSnapshot, reason: str, started: float) -> None:
-        created = snap.creation_timestamp or dt.datetime.now(dt.UTC)
-        until = expiry.snapshot_expiry(
-            taken_at=created, ttl=snap.spec.ttl, available_until=snap.spec.available_until
-        )
-        self._results.labels(result="failed").inc()
-        self._duration.labels(result="failed").observe(time.monotonic() - started)
-        body = api.status_failed(reason, available_until=until, observed_generation=snap.generation)
-        await self.ctx.write_status(KIND, raw, body, event=("Failed", reason))
+        return lifecycle.Done(status=body, message=_summary(record), record=count)
 
-    async def _expire(self, raw: dict[str, Any], snap: api.EtcdSnapshot) -> Requeue | None:
-        until = snap.status.available_until
+    def deletion_time(self, job: api.EtcdSnapshot) -> dt.datetime:
+        until = job.status.available_until
         if until is None:
-            created = snap.creation_timestamp or dt.datetime.now(dt.UTC)
+            created = job.creation_timestamp or dt.datetime.now(dt.UTC)
             until = expiry.snapshot_expiry(
-                taken_at=created, ttl=snap.spec.ttl, available_until=snap.spec.available_until
+                taken_at=created, ttl=job.spec.ttl, available_until=job.spec.available_until
             )
-        failed = snap.status.phase == constants.PHASE_FAILED
-        until = expiry.deletion_time(until, failed=failed, created=snap.creation_timestamp)
-        return await self.ctx.expire(KIND, raw, until, what="available until")
+        failed = job.status.phase == constants.PHASE_FAILED
+        return expiry.deletion_time(until, failed=failed, created=job.creation_timestamp)
+
+    # -- what only EtcdSnapshots do ---------------------------------------------
 
     async def _finalize(self, raw: dict[str, Any], snap: api.EtcdSnapshot) -> None:
         if not snap.has_finalizer:

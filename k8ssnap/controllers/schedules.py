@@ -21,6 +21,11 @@ when retention and ``lastStatus`` catch up.
   beyond ``keep``, preconditioned, through the normal finalizer (so their
   archives go too); never a Failed, unfinished or foreign one.
 * Deleting a schedule leaves its Snapshots (they carry no owner reference).
+* **By kind.** A schedule with ``spec.etcdTemplate`` does all of the above
+  with EtcdSnapshots instead (:attr:`~k8ssnap.api.schedules.ScheduleSpec.target`):
+  it reads, creates and prunes only objects of its own kind, so a Snapshot
+  and an EtcdSnapshot that happen to carry the same schedule label never
+  count against each other. Without the EtcdSnapshot CRD it goes Failed.
 * A spec that cannot be used (bad cron, unknown time zone) makes the
   schedule Failed with the reason; fixing the spec makes it Active again.
 """
@@ -46,7 +51,6 @@ from k8ssnap.runtime.source import ObjectKey
 log = logging.getLogger(__name__)
 
 KIND = constants.SNAPSHOT_SCHEDULE
-SNAPSHOT = constants.SNAPSHOT
 SKIPPED = "Skipped"
 MISSED = "Missed"
 _FINAL = ("Completed", "Failed")
@@ -104,10 +108,13 @@ class ScheduleReconciler:
         except ValueError as exc:
             await self._fail(raw, str(exc), now=now)
             return None
+        target = sched.spec.target
+        if problem is None and target.plural not in self.ctx.informers:
+            problem = f"the {target.crd_name} CRD is not installed: kubectl apply -f artifacts/crd.yaml"
         if problem is not None:
             await self._fail(raw, problem, now=now)
             return None
-        snapshots = self._snapshots(sched.name)
+        snapshots = self._snapshots(target, sched.name)
         await self._prune(raw, sched, snapshots)
         self._count_outcomes(sched.name, snapshots)
         step = rules.plan(
@@ -169,14 +176,16 @@ class ScheduleReconciler:
         name = rules.snapshot_name(sched.name, step.at)
         if await self._create(sched, name=name, due=due):
             self._runs.labels(schedule=sched.name, result="started").inc()
-            await self._event(raw, "Scheduled", f"created Snapshot {name} for the run due {due}{dropped}")
+            what = sched.spec.target.kind
+            await self._event(raw, "Scheduled", f"created {what} {name} for the run due {due}{dropped}")
         return name
 
     async def _create(self, sched: SnapshotSchedule, *, name: str, due: str) -> bool:
-        """Create the run's Snapshot; False if it exists already (the run was done)."""
+        """Create the run's Snapshot (or EtcdSnapshot); False if it exists already (the run was done)."""
+        target = sched.spec.target
         body = {
             "apiVersion": constants.API_VERSION,
-            "kind": SNAPSHOT.kind,
+            "kind": target.kind,
             "metadata": {
                 "name": name,
                 "namespace": self.ctx.settings.namespace,
@@ -186,9 +195,9 @@ class ScheduleReconciler:
             "spec": dict(sched.spec.template_json),
         }
         try:
-            await self.ctx.kube.create(self.ctx.path(SNAPSHOT), body)
+            await self.ctx.kube.create(self.ctx.path(target), body)
         except errors.AlreadyExists:
-            log.debug("schedule %s: Snapshot %s exists already; the run was done", sched.name, name)
+            log.debug("schedule %s: %s %s exists already; the run was done", sched.name, target.kind, name)
             return False
         return True
 
@@ -198,14 +207,15 @@ class ScheduleReconciler:
         self, raw: dict[str, Any], sched: SnapshotSchedule, snapshots: list[rules.SnapshotFacts]
     ) -> None:
         for name in rules.to_prune(snapshots, schedule=sched.name, keep=sched.spec.keep):
-            cached = self.ctx.cached(SNAPSHOT, name)
+            cached = self.ctx.cached(sched.spec.target, name)
             if cached is None:
                 continue
             try:
-                await self.ctx.delete_if_unchanged(SNAPSHOT, cached)
+                await self.ctx.delete_if_unchanged(sched.spec.target, cached)
             except errors.NotFound:
                 continue
-            await self._event(raw, "Pruned", f"deleted Snapshot {name}: beyond keep {sched.spec.keep}")
+            what = sched.spec.target.kind
+            await self._event(raw, "Pruned", f"deleted {what} {name}: beyond keep {sched.spec.keep}")
 
     def _count_outcomes(self, schedule: str, snapshots: list[rules.SnapshotFacts]) -> None:
         """Count each of the schedule's Snapshots once when it is seen Completed or Failed
@@ -217,10 +227,10 @@ class ScheduleReconciler:
                 self._runs.labels(schedule=schedule, result=final[name].lower()).inc()
         self._finished[schedule] = set(final)
 
-    def _snapshots(self, schedule: str) -> list[rules.SnapshotFacts]:
-        """The facts of every cached Snapshot this schedule made."""
+    def _snapshots(self, target: constants.ResourceKind, schedule: str) -> list[rules.SnapshotFacts]:
+        """The facts of every cached object of ``target``'s kind this schedule made."""
         found = []
-        for raw in self.ctx.informers[SNAPSHOT.plural].list():
+        for raw in self.ctx.informers[target.plural].list():
             facts = snapshot_facts(raw)
             if facts is not None and facts.schedule == schedule:
                 found.append(facts)

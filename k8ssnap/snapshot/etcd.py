@@ -29,13 +29,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from k8ssnap import errors
+from k8ssnap import errors, retry
 from k8ssnap.archive.etcd import CHECKSUM_SIZE, EtcdArchiveWriter, EtcdMember, EtcdRecord
 from k8ssnap.etcd import pkifiles
 from k8ssnap.etcd.client import EtcdClient, EtcdTls
 from k8ssnap.etcd.stream import SnapshotVerifier
 from k8ssnap.store import layout
 from k8ssnap.store.objectstore import ObjectStore, Upload
+from k8ssnap.store.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,22 @@ class EtcdSnapshotJob:
     certificates_only: bool = False
     key_prefix: str = ""
     gzip_level: int = 6
+
+
+class EtcdSnapshotEngine:
+    """What the EtcdSnapshot reconciler runs: one snapshot into ``store``, taken again from
+    the start on a retriable error (etcd unreachable, a stream cut by a leader change)
+    within ``backoff``'s budget. Each failed attempt aborted its upload."""
+
+    async def run(self, job: EtcdSnapshotJob, *, store: SnapshotStore, backoff: retry.Backoff) -> EtcdRecord:
+        job = dataclasses.replace(job, key_prefix=store.prefix)
+        return await retry.retrying(
+            lambda: take_etcd_snapshot(
+                job=job, store=store.objects, now=dt.datetime.now(dt.UTC).replace(microsecond=0)
+            ),
+            backoff=backoff,
+            what=f"etcd snapshot {job.name}",
+        )
 
 
 async def take_etcd_snapshot(*, job: EtcdSnapshotJob, store: ObjectStore, now: dt.datetime) -> EtcdRecord:

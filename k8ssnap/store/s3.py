@@ -273,24 +273,25 @@ class S3Store:
     async def abort_uploads(
         self, prefix: str, *, older_than: dt.datetime, ours: Callable[[str], bool] | None = None
     ) -> int:
-        """Abort multipart uploads under ``prefix`` (of keys ``ours`` accepts) started before
-        ``older_than``, on every page of the listing."""
+        """Abort multipart uploads under ``prefix`` (of keys ``ours`` accepts, if given) started
+        before ``older_than``; return how many."""
         aborted = 0
-        markers: dict[str, str] = {}
-        while True:
-            resp = await self._list_uploads({"Bucket": self.bucket, "Prefix": prefix, **markers})
-            for upload in resp.get("Uploads", []):
-                key = str(upload["Key"])
-                if _utc(upload["Initiated"]) < older_than and (ours is None or ours(key)):
-                    await self._abort_upload(key=key, upload_id=str(upload["UploadId"]))
-                    aborted += 1
-            following = {
-                "KeyMarker": str(resp.get("NextKeyMarker") or ""),
-                "UploadIdMarker": str(resp.get("NextUploadIdMarker") or ""),
-            }
-            if not resp.get("IsTruncated") or following == markers:
-                return aborted
-            markers = following
+        async for upload in self._uploads(prefix):
+            key = str(upload["Key"])
+            if _utc(upload["Initiated"]) < older_than and (ours is None or ours(key)):
+                await self._abort_upload(key=key, upload_id=str(upload["UploadId"]))
+                aborted += 1
+        return aborted
+
+    async def abort_uploads_of(self, key: str, *, keep: str | None = None) -> int:
+        """Abort every unfinished multipart upload of exactly ``key`` except ``keep``; return how many."""
+        aborted = 0
+        async for upload in self._uploads(key):
+            upload_id = str(upload["UploadId"])
+            if upload["Key"] == key and upload_id != keep:
+                await self._abort_upload(key=key, upload_id=upload_id)
+                aborted += 1
+        return aborted
 
     async def _abort_upload(self, *, key: str, upload_id: str) -> None:
         await self._call(
@@ -298,29 +299,25 @@ class S3Store:
             lambda: self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id),
         )
 
-    async def abort_uploads_of(self, key: str, *, keep: str | None = None) -> int:
-        """Abort every unfinished multipart upload of exactly ``key`` except ``keep``; return how many."""
-        aborted = 0
+    async def _uploads(self, prefix: str) -> AsyncIterator[dict[str, Any]]:
+        """Every unfinished multipart upload under ``prefix``, following the listing's pages."""
         markers: dict[str, str] = {}
         while True:
-            resp = await self._list_uploads({"Bucket": self.bucket, "Prefix": key, **markers})
+            resp = await self._list_uploads({"Bucket": self.bucket, "Prefix": prefix, **markers})
             for upload in resp.get("Uploads", []):
-                upload_id = str(upload["UploadId"])
-                if upload["Key"] == key and upload_id != keep:
-                    await self._abort_upload(key=key, upload_id=upload_id)
-                    aborted += 1
+                yield upload
             following = {
                 "KeyMarker": str(resp.get("NextKeyMarker") or ""),
                 "UploadIdMarker": str(resp.get("NextUploadIdMarker") or ""),
             }
             if not resp.get("IsTruncated") or following == markers:
-                return aborted
+                return
             markers = following
 
-    async def _list_uploads(self, kwargs: dict[str, Any]) -> Any:
+    async def _list_uploads(self, query: dict[str, str]) -> Any:
         return await self._call(
-            f"LIST multipart uploads of {kwargs['Prefix']}",
-            lambda: self._client.list_multipart_uploads(**kwargs),
+            f"LIST multipart uploads of {query['Prefix']}",
+            lambda: self._client.list_multipart_uploads(**query),
         )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import gzip
 import json
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from k8ssnap import errors
+from k8ssnap.api import constants
 from k8ssnap.archive.reader import ArchiveReader
 from k8ssnap.devenv import env
 from k8ssnap.domain import selection
@@ -27,6 +30,7 @@ from tests import mix
 from tests.conftest import CONTROLLER_NS, Kubectl
 from tests.controllerproc import ControllerProcess
 from tests.crs import snapshot_manifest, wait_phase
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -320,3 +324,39 @@ async def test_the_api_server_refuses_status_writes_and_deletes_from_a_stale_ver
     await kube_a.delete(f"{path}/stale", resource_version=current)
     with pytest.raises(errors.NotFound):
         await kube_a.get(f"{path}/stale")
+
+
+async def test_fault_17_an_upload_killed_with_the_controller_is_aborted_when_the_snapshot_is_retaken(
+    controller: ControllerProcess,
+    kube_a: KubeClient,
+    kubectl_a: Kubectl,
+    controller_store: S3Store,
+    namespace: str,
+) -> None:
+    """Issue 11, fault 17, as it happens: ``kill -9`` of the controller in the middle of a
+    multipart upload; once the retaken snapshot has Completed, no unfinished upload of its
+    key is left in the bucket."""
+    configmaps = f"/api/v1/namespaces/{namespace}/configmaps"
+    for i in range(96):  # about 90 MB of incompressible text: the upload takes many parts
+        blob = base64.b64encode(os.urandom(700_000)).decode()
+        await kube_a.create(configmaps, {"metadata": {"name": f"blob-{i}"}, "data": {"blob": blob}})
+    name = _name("killed")
+    key = layout.archive_key(name)
+
+    async def unfinished() -> list[Any]:
+        listed = await controller_store._client.list_multipart_uploads(
+            Bucket=controller_store.bucket, Prefix=key
+        )
+        return [u for u in listed.get("Uploads", []) if u["Key"] == key]
+
+    try:
+        kubectl_a("create", "-f", "-", input=snapshot_manifest(name, kubeconfig=None))
+        await eventually(unfinished, interval=0.01, what="the snapshot's multipart upload")
+        controller.stop(kill=True)
+        assert await unfinished(), "the killed process's upload stays behind"
+        controller.start()
+        snap = wait_phase(kubectl_a, "snapshot", name, "Completed", timeout=300)
+        assert snap["metadata"]["annotations"][constants.ATTEMPTS] == "2"  # interrupted once, retaken
+        assert await unfinished() == []
+    finally:
+        await kube_a.request("DELETE", configmaps)  # deletecollection: later snapshots stay small

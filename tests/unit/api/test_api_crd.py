@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from k8ssnap.api import constants
+from k8ssnap.api import constants, schedules
 from tests.unit.api import api_reference_examples as ref
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -323,7 +323,7 @@ def test_readme_status_examples_fit_the_schema(kind: str, example: dict[str, Any
         ("Restore", ["clusterName"]),
         ("ObjectstoreConfig", ["bucket", "cloudCredentialSecret"]),
         ("RestorePreference", []),
-        ("SnapshotSchedule", ["schedule", "template"]),
+        ("SnapshotSchedule", ["schedule"]),
     ],
 )
 def test_required_spec_fields(kind: str, required: list[str]) -> None:
@@ -336,6 +336,7 @@ def test_required_spec_fields(kind: str, required: list[str]) -> None:
         ("Snapshot", ["kubeconfigSecret"]),
         ("Restore", ["snapshotName", "backupName", "kubeconfigSecret", "latest"]),
         ("ObjectstoreConfig", ["insecure"]),
+        ("SnapshotSchedule", ["template", "etcdTemplate"]),
     ],
 )
 def test_cel_rules_cover_what_a_schema_cannot(kind: str, rules: list[str]) -> None:
@@ -462,3 +463,11 @@ def test_bad_status_is_refused(status: dict[str, Any], where: str) -> None:
     manifest = ref.load_yaml(ref.README_RESTORE)
     manifest["status"] = status
     assert [p for p in admission(manifest) if p.startswith(where)]
+
+
+def test_a_schedule_template_keeps_every_field_its_parser_takes() -> None:
+    """The API server prunes what the schema does not list: a template field the parser takes
+    but the schema lacks (as ``encryption`` once was) would be dropped silently."""
+    spec = _schema("SnapshotSchedule")["properties"]["spec"]["properties"]
+    assert set(spec["template"]["properties"]) == set(schedules.TEMPLATE_FIELDS)
+    assert set(spec["etcdTemplate"]["properties"]) == set(schedules.ETCD_TEMPLATE_FIELDS)

@@ -56,7 +56,22 @@ def test_defaults() -> None:
     ("spec", "words"),
     [
         ({"schedule": ""}, "spec.schedule is required"),
-        ({"template": None}, "spec.template is required"),
+        ({"template": None}, "spec.template (a Snapshot spec) or spec.etcdTemplate"),
+        ({"etcdTemplate": {"endpoints": ["http://e:2379"]}}, "both set; a schedule creates one kind"),
+        ({"template": None, "etcdTemplate": {"endpoints": []}}, "spec.etcdTemplate.endpoints must name"),
+        (
+            {"template": None, "etcdTemplate": {"endpoints": ["http://e:2379"], "clusterName": "c"}},
+            "spec.etcdTemplate has fields it does not take: clusterName",
+        ),
+        (
+            {"template": None, "etcdTemplate": {"endpoints": ["http://e:2379"], "availableUntil": "x"}},
+            "fields it does not take: availableUntil",
+        ),
+        ({"template": None, "etcdTemplate": {"endpoints": ["e"], "ttl": "7d"}}, "spec.etcdTemplate.ttl"),
+        (
+            {"template": {"clusterName": "c", "encryption": {"identitySecret": {"name": "i"}}}},
+            "not used here",
+        ),
         ({"template": {"clusterName": "c", "bucket": "x"}}, "fields a Snapshot spec does not: bucket"),
         ({"template": {"objectstoreConfig": "s"}}, "spec.template.clusterName is required"),
         ({"template": {"clusterName": "c", "ttl": "7d"}}, "spec.template.ttl"),
@@ -74,6 +89,29 @@ def test_bad_specs_are_refused_with_a_reason(spec: dict[str, Any], words: str) -
     with pytest.raises(errors.ConfigError, match=re.escape(words)) as caught:
         schedules.parse_schedule(schedule_obj(**spec))
     assert "s3cr3t" not in caught.value.reason
+
+
+def test_a_template_makes_a_schedule_of_snapshots_that_may_encrypt() -> None:
+    template = {"clusterName": "c1", "encryption": {"recipientsSecret": {"name": "age"}}}
+    spec = schedules.parse_schedule(schedule_obj(template=template)).spec
+    assert spec.target.kind == "Snapshot" and spec.etcd_template is None
+    assert spec.template is not None and spec.template.encryption.recipients_secret is not None
+    assert dict(spec.template_json) == template  # every run's Snapshot is encrypted too
+
+
+def test_an_etcd_template_makes_a_schedule_of_etcd_snapshots() -> None:
+    etcd = {
+        "endpoints": ["https://e:2379"],
+        "tlsSecret": "t",
+        "pki": ".",
+        "certificatesOnly": True,
+        "ttl": "2h",
+    }
+    spec = schedules.parse_schedule(schedule_obj(template=None, etcdTemplate=etcd)).spec
+    assert spec.target.kind == "EtcdSnapshot" and spec.template is None
+    assert spec.etcd_template is not None and spec.etcd_template.endpoints == ("https://e:2379",)
+    assert spec.etcd_template.certificates_only is True
+    assert dict(spec.template_json) == etcd
 
 
 def test_status_round_trip() -> None:
@@ -180,3 +218,10 @@ def test_the_template_refuses_an_identity_secret() -> None:
     template = {"clusterName": "c1", "encryption": {"identitySecret": {"name": "age"}}}
     with pytest.raises(errors.ConfigError, match="identitySecret is not used here"):
         schedules.parse_schedule(schedule_obj(template=template))
+
+
+def test_the_etcd_schedule_sample_is_a_schedule_of_etcd_snapshots() -> None:
+    sample = yaml.safe_load((ROOT / "artifacts" / "etcd-schedule.yaml").read_text())
+    parsed = schedules.parse_schedule(sample)
+    assert parsed.spec.target.kind == "EtcdSnapshot" and parsed.spec.keep == 28
+    cadence.parse(parsed.spec.schedule)

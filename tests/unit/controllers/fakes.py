@@ -18,7 +18,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from k8ssnap import retry
 from k8ssnap.api import constants
+from k8ssnap.archive.etcd import EtcdMember, EtcdRecord
 from k8ssnap.archive.index import ArchiveIndex, SnapshotMeta
 from k8ssnap.controllers.context import Context, Settings
 from k8ssnap.controllers.events import EventRecorder
@@ -29,6 +31,7 @@ from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.source import ListPage, ObjectKey, WatchEvent
 from k8ssnap.snapshot.engine import SnapshotJob, SnapshotOutcome
+from k8ssnap.snapshot.etcd import EtcdSnapshotJob
 from k8ssnap.store.objectstore import StoredObject
 from k8ssnap.store.snapshots import SnapshotStore
 from k8ssnap.testing.adapters import FakeConnector, FakeStores
@@ -40,7 +43,7 @@ __all__ = ["Call", "FakeKube", "FakeObjectStore", "merged"]
 
 NS = constants.DEFAULT_NAMESPACE
 EVENTS_PATH = f"/api/v1/namespaces/{NS}/events"
-PLURALS = tuple(kind.plural for kind in constants.KINDS)
+PLURALS = tuple(kind.plural for kind in (*constants.KINDS, constants.ETCD_SNAPSHOT))
 
 
 def utcnow() -> dt.datetime:
@@ -185,6 +188,41 @@ def snapshot(
     return body
 
 
+def etcd_snapshot(
+    name: str = "etcd1",
+    *,
+    phase: str = "",
+    spec: Mapping[str, Any] | None = None,
+    status: Mapping[str, Any] | None = None,
+    finalizers: Sequence[str] = (constants.FINALIZER,),
+    created: dt.datetime | None = None,
+    labels: Mapping[str, str] | None = None,
+    resource_version: str = "7",
+) -> dict[str, Any]:
+    """A raw EtcdSnapshot of one plain-http endpoint, stored with ObjectstoreConfig "store"."""
+    meta = _metadata(
+        name,
+        finalizers=finalizers,
+        created=created,
+        deleting=False,
+        annotations=None,
+        resource_version=resource_version,
+    )
+    if labels:
+        meta["labels"] = dict(labels)
+    body: dict[str, Any] = {
+        "apiVersion": constants.API_VERSION,
+        "kind": constants.ETCD_SNAPSHOT.kind,
+        "metadata": meta,
+        "spec": dict(spec)
+        if spec is not None
+        else {"endpoints": ["http://127.0.0.1:1"], "objectstoreConfig": "store"},
+    }
+    if phase or status:
+        body["status"] = {"phase": phase, **dict(status or {})}
+    return body
+
+
 def restore(
     name: str = "rst",
     *,
@@ -315,6 +353,44 @@ class FakeSnapshotEngine:
             raise self.error
         assert self.outcome is not None
         return self.outcome
+
+
+def etcd_record(name: str = "etcd1", *, taken: dt.datetime | None = None, db_size: int = 4096) -> EtcdRecord:
+    """The record of a finished etcd snapshot: one member, two PKI files, no private key."""
+    member = EtcdMember(id="1", name="m1", peer_urls=("http://m1:2380",), client_urls=("http://m1:2379",))
+    return EtcdRecord(
+        name=name,
+        taken_at=taken or utcnow(),
+        etcd_version="3.5.35",
+        revision=42,
+        members=(member,),
+        endpoint="http://m1:2379",
+        db_size=db_size,
+        db_sha256="cd" * 32,
+        pki=".",
+        pki_files=("ca.crt", "apiserver.crt"),
+        private_keys=False,
+        sha256="ab" * 32,
+        size=2048,
+    )
+
+
+@dataclass
+class FakeEtcdEngine:
+    """Returns ``record`` or raises ``error``; records the jobs and stores it was given."""
+
+    record: EtcdRecord | None = None
+    error: BaseException | None = None
+    jobs: list[EtcdSnapshotJob] = field(default_factory=list)
+    stores: list[SnapshotStore] = field(default_factory=list)
+
+    async def run(self, job: EtcdSnapshotJob, *, store: SnapshotStore, backoff: retry.Backoff) -> EtcdRecord:
+        self.jobs.append(job)
+        self.stores.append(store)
+        if self.error is not None:
+            raise self.error
+        assert self.record is not None
+        return self.record
 
 
 def restore_result(

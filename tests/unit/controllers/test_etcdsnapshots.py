@@ -1,4 +1,6 @@
-"""EtcdSnapshotReconciler.reconcile against a filled cache, a fake store and a scripted etcd on gRPC."""
+"""EtcdSnapshotReconciler.reconcile on the shared fakes (k8ssnap.testing through
+tests/unit/controllers/fakes): the lifecycle with a fake engine, and the real engine
+against a scripted etcd on gRPC (tests/etcdfake)."""
 
 from __future__ import annotations
 
@@ -8,16 +10,17 @@ from typing import Any
 
 import pytest
 
+from k8ssnap import errors
 from k8ssnap.api import constants
 from k8ssnap.controllers.context import Settings
 from k8ssnap.controllers.etcdsnapshots import EtcdSnapshotReconciler
-from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.source import ObjectKey
+from k8ssnap.snapshot.etcd import EtcdSnapshotEngine
 from k8ssnap.store import layout
 from k8ssnap.testing.adapters import FakeStores
 from tests.etcdfake import FakeEtcd, Fault
 from tests.unit.controllers import fakes
-from tests.unit.controllers.fakes import NS, World, world
+from tests.unit.controllers.fakes import NS, FakeEtcdEngine, World, world
 
 KIND = constants.ETCD_SNAPSHOT
 KEY = ObjectKey(NS, "etcd1")
@@ -26,27 +29,19 @@ DB = bytes(range(256)) * 64
 
 
 def _world(store: FakeStores | None = None, **settings: Any) -> World:
-    w = world(Settings(**settings), stores=store)
-    informer = Informer(name=KIND.plural, source=fakes._NoSource())
-    informer.replace([], "1")
-    w.ctx.informers[KIND.plural] = informer
-    return w
+    return world(Settings(**settings), stores=store)
 
 
 def etcd_snapshot(
     *, phase: str = "", finalizers: tuple[str, ...] = (constants.FINALIZER,), **spec: Any
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "apiVersion": constants.API_VERSION,
-        "kind": KIND.kind,
-        "metadata": fakes._metadata(
-            "etcd1", finalizers=finalizers, created=None, deleting=False, annotations=None
-        ),
-        "spec": {"endpoints": ["http://127.0.0.1:1"], "objectstoreConfig": "store", **spec},
-    }
-    if phase:
-        body["status"] = {"phase": phase}
-    return body
+    body = {"endpoints": ["http://127.0.0.1:1"], "objectstoreConfig": "store", **spec}
+    return fakes.etcd_snapshot(phase=phase, finalizers=finalizers, spec=body)
+
+
+def reconciler(w: World, engine: FakeEtcdEngine | None = None) -> EtcdSnapshotReconciler:
+    """The reconciler with ``engine``, or with the real one (for the scripted etcd)."""
+    return EtcdSnapshotReconciler(w.ctx, engine or EtcdSnapshotEngine())
 
 
 @pytest.fixture
@@ -63,10 +58,10 @@ def _status_writes(w: World) -> list[dict[str, Any]]:
 async def test_a_new_one_gets_the_finalizer_then_is_queued() -> None:
     w = _world()
     w.put(KIND, etcd_snapshot(finalizers=()))
-    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    await reconciler(w).reconcile(KEY)
     assert w.kube.writes()[0].body["metadata"]["finalizers"] == [constants.FINALIZER]
     w.put(KIND, etcd_snapshot())
-    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    await reconciler(w).reconcile(KEY)
     assert _status_writes(w)[-1]["phase"] == "InQueue"
     assert w.kube.writes()[-1].body["metadata"] == {"resourceVersion": "7"}  # preconditioned
 
@@ -78,7 +73,7 @@ async def test_queued_is_taken_and_completed_with_the_record(
     w = _world(store, pki_root=str(tmp_path))
     url = await etcd.start()
     w.put(KIND, etcd_snapshot(phase="InQueue", endpoints=[url], pki="."))
-    assert await EtcdSnapshotReconciler(w.ctx).reconcile(KEY) is None
+    assert await reconciler(w).reconcile(KEY) is None
     phases = [s["phase"] for s in _status_writes(w)]
     assert phases == ["InProgress", "Completed"]
     done = _status_writes(w)[-1]
@@ -99,7 +94,7 @@ async def test_pki_outside_the_root_fails_with_a_reason(
     w = _world(store, pki_root=root)
     url = await etcd.start()
     w.put(KIND, etcd_snapshot(phase="InQueue", endpoints=[url], pki=pki))
-    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    await reconciler(w).reconcile(KEY)
     failed = _status_writes(w)[-1]
     assert failed["phase"] == "Failed" and says in failed["reason"]
     assert etcd.snapshots == 0 and not store.bucket.blobs
@@ -114,7 +109,7 @@ async def test_a_broken_stream_fails_and_leaves_no_archive(
     try:
         w = _world(store)
         w.put(KIND, etcd_snapshot(phase="InQueue", endpoints=[url]))
-        await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+        await reconciler(w).reconcile(KEY)
     finally:
         await fake.stop()
     failed = _status_writes(w)[-1]
@@ -125,7 +120,7 @@ async def test_a_broken_stream_fails_and_leaves_no_archive(
 async def test_a_spec_without_endpoints_fails() -> None:
     w = _world()
     w.put(KIND, etcd_snapshot(endpoints=[]))
-    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    await reconciler(w).reconcile(KEY)
     assert "spec.endpoints" in _status_writes(w)[-1]["reason"]
 
 
@@ -136,7 +131,7 @@ async def test_deleting_removes_archive_and_record_then_the_finalizer(store: Fak
     obj = etcd_snapshot(phase="Completed")
     obj["metadata"]["deletionTimestamp"] = fakes.ts(fakes.utcnow())
     w.put(KIND, obj)
-    await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+    await reconciler(w).reconcile(KEY)
     assert not store.bucket.blobs
     assert w.kube.writes()[-1].body["metadata"]["finalizers"] == []
 
@@ -147,7 +142,7 @@ async def test_a_stream_cut_by_etcd_is_taken_again_and_completes(store: FakeStor
     try:
         w = _world(store, max_retry_elapsed=30.0)
         w.put(KIND, etcd_snapshot(phase="InQueue", endpoints=[url]))
-        await EtcdSnapshotReconciler(w.ctx).reconcile(KEY)
+        await reconciler(w).reconcile(KEY)
     finally:
         await fake.stop()
     assert fake.snapshots == 2
@@ -156,3 +151,67 @@ async def test_a_stream_cut_by_etcd_is_taken_again_and_completes(store: FakeStor
         layout.etcd_archive_key("etcd1", prefix="team/"),
         layout.etcd_record_key("etcd1", prefix="team/"),
     ]
+
+
+# --- the shared lifecycle, with a fake engine ------------------------------------------
+
+
+async def test_completed_status_holds_the_record_and_the_metrics_count_it() -> None:
+    w = _world()
+    engine = FakeEtcdEngine(record=fakes.etcd_record(db_size=4096))
+    w.put(KIND, etcd_snapshot(phase="InQueue"))
+    await reconciler(w, engine).reconcile(KEY)
+    done = _status_writes(w)[-1]
+    assert (done["phase"], done["dbSize"], done["pkiFiles"], done["storedFileSize"]) == (
+        "Completed", 4096, 2, 2048,
+    )  # fmt: skip
+    assert engine.jobs[0].endpoints == ("http://127.0.0.1:1",) and engine.jobs[0].pki == ""
+    text = w.ctx.metrics.render()
+    assert 'k8ssnap_etcd_snapshots_total{result="completed"} 1.0' in text
+    assert 'k8ssnap_etcd_snapshot_db_bytes{name="etcd1"} 4096.0' in text
+    assert "k8ssnap_etcd_snapshot_last_success_timestamp_seconds" in text
+
+
+async def test_a_refused_pki_fails_at_the_claim_without_running() -> None:
+    w = _world(pki_root=None)
+    engine = FakeEtcdEngine(record=fakes.etcd_record())
+    w.put(KIND, etcd_snapshot(phase="InQueue", pki="."))
+    await reconciler(w, engine).reconcile(KEY)
+    assert [s["phase"] for s in _status_writes(w)] == ["Failed"]
+    assert w.kube.writes()[-1].body["metadata"] == {"resourceVersion": "7"}  # decided from the cache
+    assert not engine.jobs
+
+
+async def test_one_found_in_progress_is_taken_again_and_its_attempt_counted() -> None:
+    w = _world()
+    engine = FakeEtcdEngine(record=fakes.etcd_record())
+    w.kube.objects[KIND.path(NS, "etcd1")] = etcd_snapshot(phase="InProgress")
+    w.put(KIND, etcd_snapshot(phase="InProgress"))
+    await reconciler(w, engine).reconcile(KEY)
+    assert len(engine.jobs) == 1
+    assert [s["phase"] for s in _status_writes(w)] == ["InProgress", "Completed"]
+    assert w.kube.reasons() == ["InProgress", "Resumed", "Completed"]
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (errors.StorePermanent("bucket gone"), "bucket gone"),
+        (RuntimeError("boom"), "internal error: RuntimeError: boom"),
+    ],
+)
+async def test_an_engine_error_fails_with_its_reason_and_expiry(error: Exception, says: str) -> None:
+    w = _world()
+    w.put(KIND, etcd_snapshot(phase="InQueue", ttl="2h"))
+    await reconciler(w, FakeEtcdEngine(error=error)).reconcile(KEY)
+    failed = _status_writes(w)[-1]
+    assert failed["phase"] == "Failed" and failed["reason"] == says and failed["availableUntil"]
+    assert 'k8ssnap_etcd_snapshots_total{result="failed"} 1.0' in w.ctx.metrics.render()
+
+
+async def test_a_finished_one_is_deleted_when_its_time_is_up() -> None:
+    w = _world()
+    past = fakes.ts(fakes.utcnow() - fakes.dt.timedelta(hours=2))
+    w.put(KIND, fakes.etcd_snapshot(phase="Completed", status={"availableUntil": past}))
+    assert await reconciler(w, FakeEtcdEngine()).reconcile(KEY) is None
+    assert [c.method for c in w.kube.calls if c.path == KIND.path(NS, "etcd1")] == ["delete"]
