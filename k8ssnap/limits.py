@@ -22,6 +22,9 @@ MAX_ENTRY_SIZE: Final = 8 * MiB
 MAX_INDEX_SIZE: Final = 64 * MiB
 """Largest archive index (one path per object: about 100 bytes each, so some 600k objects)."""
 
+MAX_RECORD_SIZE: Final = MAX_INDEX_SIZE + 1 * MiB
+"""Largest stored record (``<name>.tgz.record.json``): the index plus a few small fields."""
+
 MAX_TRAILING_ZEROS: Final = 1 * MiB
 """NUL padding accepted after the tar end marker (tar's blocking factor, at most 2048 blocks)."""
 
