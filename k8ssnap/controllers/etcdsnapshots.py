@@ -29,7 +29,7 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.api import etcd as api
 from k8ssnap.archive.etcd import EtcdRecord
-from k8ssnap.controllers import clusters, lifecycle
+from k8ssnap.controllers import clusters, insecure, lifecycle
 from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import expiry, hostpaths
 from k8ssnap.etcd.client import EtcdTls
@@ -127,6 +127,9 @@ class EtcdSnapshotReconciler:
 
     async def run(self, job: api.EtcdSnapshot, *, subject: Subject) -> EtcdRecord:
         ctx = self.ctx
+        plain = [url for url in job.spec.endpoints if url.lower().startswith("http://")]
+        if plain:
+            await insecure.report(ctx, subject, insecure.ETCD.format(endpoints=", ".join(plain)))
         tls = await _tls(ctx, job.spec.tls_secret)
         async with ctx.stores(ctx, job.spec.objectstore_config, subject=subject) as store:
             await store.check(create=ctx.settings.create_bucket)

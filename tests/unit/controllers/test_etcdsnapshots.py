@@ -166,6 +166,8 @@ async def test_completed_status_holds_the_record_and_the_metrics_count_it() -> N
         "Completed", 4096, 2, 2048,
     )  # fmt: skip
     assert engine.jobs[0].endpoints == ("http://127.0.0.1:1",) and engine.jobs[0].pki == ""
+    insecure = [event for event in w.kube.events() if event[1] == "InsecureTLS"]
+    assert insecure and insecure[0][0] == "Warning" and "plain http" in insecure[0][2]  # said every time
     text = w.ctx.metrics.render()
     assert 'k8ssnap_etcd_snapshots_total{result="completed"} 1.0' in text
     assert 'k8ssnap_etcd_snapshot_db_bytes{name="etcd1"} 4096.0' in text
@@ -190,7 +192,7 @@ async def test_one_found_in_progress_is_taken_again_and_its_attempt_counted() ->
     await reconciler(w, engine).reconcile(KEY)
     assert len(engine.jobs) == 1
     assert [s["phase"] for s in _status_writes(w)] == ["InProgress", "Completed"]
-    assert w.kube.reasons() == ["InProgress", "Resumed", "Completed"]
+    assert w.kube.reasons() == ["InProgress", "Resumed", "InsecureTLS", "Completed"]
 
 
 @pytest.mark.parametrize(
