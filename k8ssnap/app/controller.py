@@ -13,7 +13,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import uvloop
 
@@ -46,10 +47,15 @@ async def _main(flags: flagmod.Flags) -> None:
         await kube.close()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``k8ssnap-controller``."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    run: Callable[[flagmod.Flags], Coroutine[Any, Any, None]] = _main,
+    setup_logs: Callable[[str], None] = logs.setup,
+) -> int:
+    """Entry point of ``k8ssnap-controller``; ``run`` and ``setup_logs`` are seams for tests."""
     flags = flagmod.parse(argv)
-    logs.setup(flags.log_format)
+    setup_logs(flags.log_format)
     log.info("starting: namespace=%s snapshotthreads=%d", flags.namespace, flags.snapshot_threads)
     if flags.insecure:
         log.warning("--insecure: the object store's TLS certificate will not be verified")
@@ -58,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--insecure-kubeconfig-tls: kubeconfigs of Snapshots and Restores may skip TLS verification"
         )
     try:
-        uvloop.run(_main(flags))
+        uvloop.run(run(flags))
     except errors.K8sSnapError as exc:
         log.error("cannot run: %s", exc.reason)  # noqa: TRY400 - a reason, not a stack
         return 1

@@ -29,7 +29,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants
 from k8ssnap.app.flags import Flags
 from k8ssnap.controllers import clusters, housekeeping, objectstores
-from k8ssnap.controllers.context import Context, Settings
+from k8ssnap.controllers.context import Context, Settings, StoreOpener
 from k8ssnap.controllers.etcdsnapshots import EtcdSnapshotReconciler
 from k8ssnap.controllers.events import EventRecorder
 from k8ssnap.controllers.restores import RestoreReconciler
@@ -42,10 +42,10 @@ from k8ssnap.restore.engine import RestoreEngine
 from k8ssnap.runtime.controller import Controller, Requeue
 from k8ssnap.runtime.delaying import RateLimitingQueue
 from k8ssnap.runtime.informer import Informer
-from k8ssnap.runtime.leader import LeaderElectionConfig, LeaderElector
+from k8ssnap.runtime.leader import LeaderElectionConfig, LeaderElector, LeaseClient
 from k8ssnap.runtime.metrics import Registry
 from k8ssnap.runtime.queuemetrics import RegistryQueueMetricsProvider
-from k8ssnap.runtime.source import ObjectKey, key_of
+from k8ssnap.runtime.source import ListWatcher, ObjectKey, key_of
 from k8ssnap.snapshot.engine import SnapshotEngine
 from k8ssnap.snapshot.etcd import EtcdSnapshotEngine
 
@@ -78,11 +78,27 @@ def settings_from(flags: Flags) -> Settings:
 class Manager:
     """Runs the controller until :meth:`run`'s task is cancelled."""
 
-    def __init__(self, *, kube: KubeApi, flags: Flags, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        kube: KubeApi,
+        flags: Flags,
+        registry: Registry | None = None,
+        sources: Callable[[constants.ResourceKind], ListWatcher] | None = None,
+        leases: LeaseClient | None = None,
+        stores: StoreOpener | None = None,
+    ) -> None:
+        """``sources`` (the LIST/WATCH of each kind's informer), ``leases`` and ``stores``
+        default to the real ones over ``kube``; tests inject fakes."""
         self.kube = kube
         self.flags = flags
         self.settings = settings_from(flags)
         self.registry = registry or Registry()
+        self._sources = sources or (
+            lambda kind: ResourceListWatcher(kube, kind.path(self.settings.namespace))
+        )
+        self._leases = leases or LeaseStore(kube, self.settings.namespace)
+        self._stores = stores or objectstores.ConfigStores()
         self.identity = f"{socket.gethostname()}-{os.getpid()}"
         self._queue_metrics = RegistryQueueMetricsProvider(self.registry)
         self.leading = False
@@ -102,7 +118,7 @@ class Manager:
         config = LeaderElectionConfig(
             lease_name=LEASE_NAME, namespace=self.settings.namespace, identity=self.identity
         )
-        elector = LeaderElector(config=config, client=LeaseStore(self.kube, self.settings.namespace))
+        elector = LeaderElector(config=config, client=self._leases)
         while True:
             await elector.run(self._lead, self._stopped_leading)
             log.warning("lost leadership; campaigning again")
@@ -133,8 +149,7 @@ class Manager:
             log.warning("CRD %s is not installed: EtcdSnapshots are not reconciled", crd)
 
     def _informer(self, kind: constants.ResourceKind) -> Informer:
-        source = ResourceListWatcher(self.kube, kind.path(self.settings.namespace))
-        return Informer(name=kind.plural, source=source, resync_period=RESYNC_SECONDS)
+        return Informer(name=kind.plural, source=self._sources(kind), resync_period=RESYNC_SECONDS)
 
     def _queue(self, name: str) -> RateLimitingQueue[ObjectKey]:
         return RateLimitingQueue(name=name, metrics=self._queue_metrics)
@@ -146,7 +161,7 @@ class Manager:
         informers = {kind.plural: self._informer(kind) for kind in kinds}
         ctx = Context(
             kube=self.kube,
-            stores=objectstores.ConfigStores(),
+            stores=self._stores,
             clusters=clusters.KubeconfigConnector(),
             settings=self.settings,
             informers=informers,

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from k8ssnap.api import constants
 from k8ssnap.api.meta import KubeconfigRef
+from k8ssnap.api.resources import ObjectstoreConfig
 from k8ssnap.controllers.events import EventRecorder
 from k8ssnap.domain import expiry, timestamps
 from k8ssnap.kube.api import KubeApi
@@ -75,6 +76,11 @@ class StoreOpener(Protocol):
     def __call__(
         self, ctx: Context, name: str | None, *, subject: Subject, max_elapsed: float | None = None
     ) -> AbstractAsyncContextManager[SnapshotStore]: ...
+
+    async def config(self, ctx: Context, name: str | None) -> ObjectstoreConfig:
+        """The ObjectstoreConfig ``name`` (the only one, if None) itself, e.g. for its
+        ``spec.encryption``; ConfigError if it is missing or ambiguous."""
+        ...
 
 
 class ClusterConnector(Protocol):

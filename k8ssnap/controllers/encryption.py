@@ -19,7 +19,7 @@ from k8ssnap import errors
 from k8ssnap.api.meta import SecretKeyRef
 from k8ssnap.api.resources import Restore, Snapshot
 from k8ssnap.archive.index import StoredRecord
-from k8ssnap.controllers import clusters, objectstores
+from k8ssnap.controllers import clusters
 from k8ssnap.controllers.context import Context
 from k8ssnap.store import age
 
@@ -28,7 +28,7 @@ async def recipients_for(ctx: Context, snap: Snapshot) -> age.Recipients | None:
     """The recipients to encrypt ``snap``'s archive to, or None for no encryption."""
     ref = snap.spec.encryption.recipients_secret
     if ref is None:
-        config = await objectstores.config_for(ctx, snap.spec.objectstore_config)
+        config = await ctx.stores.config(ctx, snap.spec.objectstore_config)
         ref = config.spec.encryption.recipients_secret
     if ref is None:
         return None
@@ -52,7 +52,7 @@ async def decryption_for(
         )
     ref = restore.spec.encryption.identity_secret
     if ref is None:
-        config = await objectstores.config_for(ctx, store_name)
+        config = await ctx.stores.config(ctx, store_name)
         ref = config.spec.encryption.identity_secret
     if ref is None:
         raise errors.ConfigError(

@@ -54,11 +54,6 @@ async def _config(ctx: Context, name: str | None) -> ObjectstoreConfig:
     return parse_objectstore_config(raw)
 
 
-async def config_for(ctx: Context, name: str | None) -> ObjectstoreConfig:
-    """The ObjectstoreConfig ``name`` (the only one, if None); ConfigError if missing or ambiguous."""
-    return await _config(ctx, name)
-
-
 async def settings_for(ctx: Context, name: str | None) -> tuple[S3Settings, str]:
     """S3 settings and key prefix for the ObjectstoreConfig ``name`` (credentials from its Secret)."""
     config = await _config(ctx, name)
@@ -98,6 +93,11 @@ class ConfigStores:
 
     def __init__(self, *, open_bucket: BucketOpener = s3.opened) -> None:
         self._open_bucket = open_bucket
+
+    async def config(self, ctx: Context, name: str | None) -> ObjectstoreConfig:
+        """The ObjectstoreConfig ``name`` (the only one, if None), from the informer cache
+        else the API server; ConfigError if missing or ambiguous."""
+        return await _config(ctx, name)
 
     @asynccontextmanager
     async def __call__(

@@ -19,7 +19,7 @@ destination at that point, so a bad archive changes nothing.
 
 Bounds (:mod:`k8ssnap.limits`): the download is abandoned as soon as it
 exceeds the recorded archive size, the spool may grow only to
-:func:`~k8ssnap.limits.spool_limit` of that size, and the reader's own
+:func:`~k8ssnap.limits.spool_limit` of that size (or the spool's own ``max_bytes``), and the reader's own
 bounds cap each entry. Between inflate steps intake yields to the event
 loop, so a highly compressed chunk cannot hold it.
 """
@@ -61,7 +61,7 @@ async def take_in(job: RestoreJob, *, store: SnapshotStore, spool: Spool) -> Int
     excluded = 0
     # an encrypted archive's recorded size is the ciphertext's, a little above the plaintext's
     recorded = job.expected_size or (job.decryption.expected_size if job.decryption is not None else 0)
-    spool_limit = limits.spool_limit(recorded)
+    spool_limit = limits.spool_limit(recorded) if spool.max_bytes is None else spool.max_bytes
     chunks = store.download_archive(job.snapshot_name, encrypted=job.decryption is not None)
     if job.decryption is not None:
         chunks = age.decrypted(chunks, job.decryption, what=store.where(job.snapshot_name))

@@ -105,10 +105,13 @@ class _TierFile:
 class Spool:
     """Per-tier temporary files. Write with :meth:`add`, :meth:`seal`, then read."""
 
-    __slots__ = ("_counts", "_directory", "_open", "_sealed", "size")
+    __slots__ = ("_counts", "_directory", "_open", "_sealed", "max_bytes", "size")
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, max_bytes: int | None = None) -> None:
         self._directory = directory
+        self.max_bytes = max_bytes
+        """A fixed cap on :attr:`size` for intake; None (production): :func:`k8ssnap.limits.spool_limit`
+        of the archive's recorded size."""
         self.size = 0
         """Bytes of records added so far (what the tier files will hold)."""
         self._open: dict[Tier, _TierFile] = {}
@@ -116,10 +119,10 @@ class Spool:
         self._sealed = False
 
     @classmethod
-    async def create(cls, *, parent: Path | None = None) -> Spool:
+    async def create(cls, *, parent: Path | None = None, max_bytes: int | None = None) -> Spool:
         """A spool in a fresh private temporary directory (under ``parent`` if given)."""
         directory = await asyncio.to_thread(tempfile.mkdtemp, prefix=tempdirs.prefix("restore"), dir=parent)
-        return cls(Path(directory))
+        return cls(Path(directory), max_bytes=max_bytes)
 
     @property
     def directory(self) -> Path:

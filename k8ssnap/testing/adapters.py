@@ -6,15 +6,20 @@ ObjectstoreConfig name, records the names asked for in ``opened`` and the
 retry budgets in ``budgets``, and raises ``refused[name]`` instead for names
 it refuses. :class:`FakeConnector` yields ``ctx.kube`` for an in-cluster
 reference and ``remote`` for any other, recording the references.
+
+``FakeStores.config`` answers an ObjectstoreConfig named as asked (``only``
+for None) whose ``spec.encryption`` is ``FakeStores.encryption`` (empty:
+none), so a test sets the store's keys by filling that dict.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from k8ssnap.api.meta import KubeconfigRef
+from k8ssnap.api.resources import ObjectstoreConfig, parse_objectstore_config
 from k8ssnap.kube.api import KubeApi
 from k8ssnap.store.snapshots import SnapshotStore
 from k8ssnap.testing.store import FakeObjectStore
@@ -32,6 +37,13 @@ class FakeStores:
         self.opened: list[str | None] = []
         self.budgets: list[float | None] = []
         self.refused: dict[str | None, Exception] = {}
+        self.encryption: dict[str, Any] = {}
+
+    async def config(self, ctx: Context, name: str | None) -> ObjectstoreConfig:
+        spec = {"bucket": "bkt", "cloudCredentialSecret": "creds", "encryption": self.encryption}
+        return parse_objectstore_config(
+            {"metadata": {"name": name or "only", "namespace": "ns"}, "spec": spec}
+        )
 
     @asynccontextmanager
     async def __call__(

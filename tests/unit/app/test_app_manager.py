@@ -15,11 +15,10 @@ import pytest
 
 from k8ssnap.api import constants
 from k8ssnap.app import controller, flags, manager
-from k8ssnap.controllers import housekeeping
-from k8ssnap.runtime.informer import Informer
 from k8ssnap.runtime.source import ListPage
+from k8ssnap.testing.adapters import FakeStores
 from k8ssnap.testing.fakesource import FakeListWatcher
-from tests.unit.controllers.fakes import FakeKube
+from tests.unit.controllers.fakes import FakeKube, objectstore_config
 from tests.unit.runtime.test_leader import FakeLeaseClient
 
 
@@ -27,50 +26,50 @@ class StartUpBug(Exception):
     """Stands for any bug that escapes a start-up step of the leading task."""
 
 
-def _manager(monkeypatch: pytest.MonkeyPatch, *argv: str) -> manager.Manager:
-    def informer(self: manager.Manager, kind: constants.ResourceKind) -> Informer:
-        source = FakeListWatcher()
-        source.script_list(ListPage(items=[], resource_version="1", continue_token=""))
-        return Informer(name=kind.plural, source=source)
+def _manager(*argv: str) -> manager.Manager:
+    """A Manager over fakes: one ObjectstoreConfig, whose store breaks start-up's restore."""
 
-    async def restore_snapshots(self: housekeeping.Housekeeper) -> int:
-        raise StartUpBug("a stored record broke start-up")
+    def source(kind: constants.ResourceKind) -> FakeListWatcher:
+        items = [objectstore_config("store")] if kind == constants.OBJECTSTORE_CONFIG else []
+        listing = FakeListWatcher()
+        listing.script_list(ListPage(items=items, resource_version="1", continue_token=""))
+        return listing
 
-    monkeypatch.setattr(manager.Manager, "_informer", informer)
-    monkeypatch.setattr(housekeeping.Housekeeper, "restore_snapshots", restore_snapshots)
-    monkeypatch.setattr(manager, "LeaseStore", lambda kube, namespace: FakeLeaseClient())
+    stores = FakeStores()
+    stores.refused["store"] = StartUpBug("a stored record broke start-up")
     kube = FakeKube({f"/api/v1/namespaces/{constants.DEFAULT_NAMESPACE}": {}})
     for kind in constants.KINDS:
         kube.objects[f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{kind.crd_name}"] = {}
-    return manager.Manager(kube=kube, flags=flags.parse(list(argv)))
+    return manager.Manager(
+        kube=kube,
+        flags=flags.parse(list(argv)),
+        sources=source,
+        leases=FakeLeaseClient(),
+        stores=stores,
+    )
 
 
-async def test_fault_12_the_leading_task_raises_its_real_error(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_fault_12_the_leading_task_raises_its_real_error() -> None:
     with pytest.raises(StartUpBug, match="broke start-up"):
-        await _manager(monkeypatch)._lead()
+        await _manager()._lead()
 
 
 async def test_fault_12_a_failed_leading_task_ends_the_run_instead_of_campaigning_again(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    run = _manager(monkeypatch, "--leader-elect").run()
+    run = _manager("--leader-elect").run()
 
     with pytest.raises(StartUpBug):
         await asyncio.wait_for(run, timeout=10)
     assert "campaigning again" not in caplog.text
 
 
-def test_fault_12_the_process_logs_the_traceback_and_exits_non_zero(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_fault_12_the_process_logs_the_traceback_and_exits_non_zero(caplog: pytest.LogCaptureFixture) -> None:
     async def broken(flags: Any) -> None:
         raise StartUpBug("a stored record broke start-up")
 
-    monkeypatch.setattr(controller, "_main", broken)
-    monkeypatch.setattr(controller.logs, "setup", lambda _format: None)
-
     with caplog.at_level(logging.ERROR):
-        assert controller.main([]) == 1
+        assert controller.main([], run=broken, setup_logs=lambda _format: None) == 1
 
     [entry] = [r for r in caplog.records if r.exc_info]
     assert entry.exc_info is not None

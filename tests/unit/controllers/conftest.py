@@ -21,20 +21,3 @@ def store() -> FakeStores:
 @pytest.fixture
 def w(store: FakeStores) -> World:
     return world(stores=store)
-
-
-@pytest.fixture(autouse=True)
-def plain_store_configs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``objectstores.config_for`` (which the encryption lookup reads) answers a config without
-    ``spec.encryption``, as the fake store opener answers for any name; tests of encryption
-    patch it themselves (tests/unit/controllers/test_encryption.py)."""
-    from k8ssnap.api.resources import ObjectstoreConfig, parse_objectstore_config
-    from k8ssnap.controllers import objectstores
-    from k8ssnap.controllers.context import Context
-
-    async def config_for(ctx: Context, name: str | None) -> ObjectstoreConfig:
-        spec = {"bucket": "bkt", "cloudCredentialSecret": "creds"}
-        meta = {"name": name or "only", "namespace": "ns"}
-        return parse_objectstore_config({"metadata": meta, "spec": spec})
-
-    monkeypatch.setattr(objectstores, "config_for", config_for)

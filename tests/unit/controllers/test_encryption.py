@@ -7,10 +7,7 @@ from typing import Any
 import pytest
 
 from k8ssnap.api import constants
-from k8ssnap.api.resources import ObjectstoreConfig, parse_objectstore_config
 from k8ssnap.archive.index import RecordedEncryption, RecordedSpec, StoredRecord
-from k8ssnap.controllers import objectstores
-from k8ssnap.controllers.context import Context
 from k8ssnap.controllers.restores import RestoreReconciler
 from k8ssnap.controllers.snapshots import SnapshotReconciler
 from k8ssnap.runtime.source import ObjectKey
@@ -31,19 +28,10 @@ from tests.unit.controllers.fakes import (
 from tests.unit.controllers.test_restores import completed_snapshot
 
 
-@pytest.fixture(autouse=True)
-def store_config(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """``objectstores.config_for`` returns a config whose ``spec.encryption`` is the returned dict."""
-    encryption: dict[str, Any] = {}
-
-    async def config_for(ctx: Context, name: str | None) -> ObjectstoreConfig:
-        spec = {"bucket": "b", "cloudCredentialSecret": "creds", "encryption": encryption}
-        return parse_objectstore_config(
-            {"metadata": {"name": name or "only", "namespace": "ns"}, "spec": spec}
-        )
-
-    monkeypatch.setattr(objectstores, "config_for", config_for)
-    return encryption
+@pytest.fixture
+def store_config(store: FakeStores) -> dict[str, Any]:
+    """The ``spec.encryption`` of the ObjectstoreConfig the fake store opener answers."""
+    return store.encryption
 
 
 IDENTITY, RECIPIENT = age.generate()

@@ -104,16 +104,14 @@ async def test_fault_3_a_download_past_the_recorded_size_is_abandoned(tmp_path: 
     assert bucket.downloads_closed == 1
 
 
-async def test_fault_3_the_spool_stops_at_its_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_fault_3_the_spool_stops_at_its_cap(tmp_path: Path) -> None:
     """Highly compressible objects: the spool stops at its cap (here 8x the archive)."""
-    monkeypatch.setattr(limits, "SPOOL_FLOOR", 0)
-    monkeypatch.setattr(limits, "SPOOL_INFLATION", 8)
     filler = "x" * 4000
     raw = archive(
         "snap", [(f"{NS}/configmaps/c{i}", configmap(f"c{i}", data={"f": filler})) for i in range(2000)]
     )
     cap = 8 * len(raw)
-    async with await Spool.create(parent=tmp_path) as spool:
+    async with await Spool.create(parent=tmp_path, max_bytes=cap) as spool:
         with pytest.raises(ArchiveError, match="inflates beyond"):
             await take_in(job(raw), store=store("snap", raw, chunk=4096), spool=spool)
         assert spool.size <= cap + INFLATE_STEP + 8 * 1024
