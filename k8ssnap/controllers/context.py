@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from k8ssnap import errors
 from k8ssnap.api import constants
 from k8ssnap.api.meta import KubeconfigRef
 from k8ssnap.api.resources import ObjectstoreConfig
@@ -138,6 +140,25 @@ class Context:
         """Delete ``raw``, preconditioned on its resourceVersion (see :meth:`write_status`)."""
         meta = raw["metadata"]
         await self.kube.delete(self.path(kind, meta["name"]), resource_version=meta["resourceVersion"])
+
+    async def add_finalizer(self, kind: constants.ResourceKind, raw: dict[str, Any]) -> None:
+        """Add k8ssnap's finalizer to ``raw``, preconditioned on its resourceVersion."""
+        meta = raw["metadata"]
+        finalizers = [*list(meta.get("finalizers") or []), constants.FINALIZER]
+        await self.kube.merge_patch(
+            self.path(kind, meta["name"]),
+            {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
+        )
+
+    async def remove_finalizer(self, kind: constants.ResourceKind, raw: dict[str, Any]) -> None:
+        """Remove k8ssnap's finalizer from ``raw`` (preconditioned); an object already gone is fine."""
+        meta = raw["metadata"]
+        finalizers = [f for f in meta.get("finalizers") or [] if f != constants.FINALIZER]
+        with contextlib.suppress(errors.NotFound):
+            await self.kube.merge_patch(
+                self.path(kind, meta["name"]),
+                {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
+            )
 
     async def write_status(
         self,

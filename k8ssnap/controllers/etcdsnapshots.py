@@ -89,7 +89,7 @@ class EtcdSnapshotReconciler:
             snap = api.parse_etcd_snapshot(raw)
         except errors.ConfigError as exc:
             if raw["metadata"].get("deletionTimestamp"):  # never block a delete on a bad spec
-                await _remove_finalizer(self.ctx, raw)
+                await self.ctx.remove_finalizer(KIND, raw)
                 return None
             await self._lifecycle.unparsable(raw, exc.reason)
             return None
@@ -97,7 +97,7 @@ class EtcdSnapshotReconciler:
             await self._finalize(raw, snap)
             return None
         if not snap.has_finalizer:
-            await _add_finalizer(self.ctx, raw)
+            await self.ctx.add_finalizer(KIND, raw)
             return None
         return await self._lifecycle.step(
             raw, snap, phase=snap.status.phase, available_until=snap.spec.available_until
@@ -194,7 +194,7 @@ class EtcdSnapshotReconciler:
         except (errors.ConfigError, errors.StorePermanent) as exc:
             message = f"archive not deleted: {exc.reason}"
         await self.ctx.events.record(raw, kind=KIND, reason="Deleted", message=message)
-        await _remove_finalizer(self.ctx, raw)
+        await self.ctx.remove_finalizer(KIND, raw)
 
 
 def _summary(record: EtcdRecord) -> str:
@@ -216,24 +216,3 @@ async def _tls(ctx: Context, secret: str | None) -> EtcdTls | None:
     return EtcdTls(
         ca=await value(api.TLS_CA_KEY), cert=await value(api.TLS_CERT_KEY), key=await value(api.TLS_KEY_KEY)
     )
-
-
-async def _add_finalizer(ctx: Context, raw: dict[str, Any]) -> None:
-    meta = raw["metadata"]
-    finalizers = [*list(meta.get("finalizers") or []), constants.FINALIZER]
-    await ctx.kube.merge_patch(
-        ctx.path(KIND, meta["name"]),
-        {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
-    )
-
-
-async def _remove_finalizer(ctx: Context, raw: dict[str, Any]) -> None:
-    meta = raw["metadata"]
-    finalizers = [f for f in meta.get("finalizers") or [] if f != constants.FINALIZER]
-    try:
-        await ctx.kube.merge_patch(
-            ctx.path(KIND, meta["name"]),
-            {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
-        )
-    except errors.NotFound:
-        return

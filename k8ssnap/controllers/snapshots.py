@@ -98,7 +98,7 @@ class SnapshotReconciler:
                     message=f"archive not deleted: {exc.reason}",
                     warning=True,
                 )
-                await _remove_finalizer(self.ctx, raw)
+                await self.ctx.remove_finalizer(KIND, raw)
                 return None
             await self._lifecycle.unparsable(raw, exc.reason)
             return None
@@ -106,7 +106,7 @@ class SnapshotReconciler:
             await self._finalize(raw, snap)
             return None
         if not snap.has_finalizer:
-            await _add_finalizer(self.ctx, raw)
+            await self.ctx.add_finalizer(KIND, raw)
             return None
         phase = snap.status.phase
         if (
@@ -233,25 +233,4 @@ class SnapshotReconciler:
         except (errors.ConfigError, errors.BucketMissing) as exc:
             message = f"archive not deleted: {exc.reason}"
         await self.ctx.events.record(raw, kind=KIND, reason="Deleted", message=message)
-        await _remove_finalizer(self.ctx, raw)
-
-
-async def _add_finalizer(ctx: Context, raw: dict[str, Any]) -> None:
-    meta = raw["metadata"]
-    finalizers = [*list(meta.get("finalizers") or []), constants.FINALIZER]
-    await ctx.kube.merge_patch(
-        ctx.path(KIND, meta["name"]),
-        {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
-    )
-
-
-async def _remove_finalizer(ctx: Context, raw: dict[str, Any]) -> None:
-    meta = raw["metadata"]
-    finalizers = [f for f in meta.get("finalizers") or [] if f != constants.FINALIZER]
-    try:
-        await ctx.kube.merge_patch(
-            ctx.path(KIND, meta["name"]),
-            {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
-        )
-    except errors.NotFound:
-        return
+        await self.ctx.remove_finalizer(KIND, raw)
