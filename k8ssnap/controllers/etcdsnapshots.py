@@ -29,7 +29,7 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.api import etcd as api
 from k8ssnap.archive.etcd import EtcdRecord
-from k8ssnap.controllers import clusters, lifecycle
+from k8ssnap.controllers import clusters, lifecycle, objectstores
 from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import expiry, hostpaths
 from k8ssnap.etcd.client import EtcdTls
@@ -120,6 +120,13 @@ class EtcdSnapshotReconciler:
     async def claim(self, job: api.EtcdSnapshot) -> lifecycle.Claim:
         if job.spec.pki:  # a refused path fails (ConfigError) before etcd is asked for anything
             hostpaths.pki_path(job.spec.pki, root=self.ctx.settings.pki_root)
+        config = await objectstores.config_for(self.ctx, job.spec.objectstore_config)
+        if config.spec.encryption.recipients_secret is not None:  # fail closed: never a plaintext archive
+            raise errors.ConfigError(
+                f"ObjectstoreConfig {config.name!r} asks for age encryption (spec.encryption.recipientsSecret),"
+                " and EtcdSnapshot archives cannot be encrypted yet; nothing was read from etcd. Use an"
+                " ObjectstoreConfig without encryption only if a plaintext etcd archive (and CA key) is acceptable"
+            )
         return lifecycle.Claim(
             status=api.status_in_progress(observed_generation=job.generation),
             message="streaming etcd's snapshot",

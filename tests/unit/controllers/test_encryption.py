@@ -11,6 +11,7 @@ from k8ssnap.api.resources import ObjectstoreConfig, parse_objectstore_config
 from k8ssnap.archive.index import RecordedEncryption, RecordedSpec, StoredRecord
 from k8ssnap.controllers import objectstores
 from k8ssnap.controllers.context import Context
+from k8ssnap.controllers.etcdsnapshots import EtcdSnapshotReconciler
 from k8ssnap.controllers.restores import RestoreReconciler
 from k8ssnap.controllers.snapshots import SnapshotReconciler
 from k8ssnap.runtime.source import ObjectKey
@@ -18,10 +19,13 @@ from k8ssnap.store import age
 from k8ssnap.testing.adapters import FakeStores
 from tests.unit.controllers.fakes import (
     NS,
+    FakeEtcdEngine,
     FakeRestoreEngine,
     FakeSnapshotEngine,
     World,
     archive_index,
+    etcd_record,
+    etcd_snapshot,
     restore,
     restore_result,
     secret,
@@ -171,3 +175,16 @@ async def test_a_recipients_secret_holding_a_secret_key_fails_the_snapshot(
     assert failed["phase"] == "Failed" and "is a secret key" in failed["reason"]
     assert IDENTITY not in failed["reason"]
     assert engine.jobs == []
+
+
+async def test_an_etcd_snapshot_to_an_encrypting_store_fails_before_reading_etcd(
+    w: World, store: FakeStores, store_config: dict[str, Any]
+) -> None:
+    """Fail closed: an ObjectstoreConfig asking for encryption never gets a plaintext etcd archive."""
+    store_config.update({"recipientsSecret": {"name": "store-keys"}})
+    w.put(constants.ETCD_SNAPSHOT, etcd_snapshot(phase="InQueue", spec={"endpoints": ["http://127.0.0.1:1"]}))
+    engine = FakeEtcdEngine(record=etcd_record())
+    await EtcdSnapshotReconciler(w.ctx, engine).reconcile(ObjectKey(NS, "etcd1"))
+    failed = w.kube.writes()[-1].body["status"]
+    assert failed["phase"] == "Failed" and "encryption" in failed["reason"]
+    assert engine.jobs == [] and not store.bucket.blobs
