@@ -22,11 +22,17 @@ MAX_ENTRY_SIZE: Final = 8 * MiB
 MAX_INDEX_SIZE: Final = 64 * MiB
 """Largest archive index (one path per object: about 100 bytes each, so some 600k objects)."""
 
+MAX_RECORD_SIZE: Final = MAX_INDEX_SIZE + 1 * MiB
+"""Largest stored record (``<name>.tgz.record.json``): the index plus a few small fields."""
+
 MAX_TRAILING_ZEROS: Final = 1 * MiB
 """NUL padding accepted after the tar end marker (tar's blocking factor, at most 2048 blocks)."""
 
-MAX_JSON_DEPTH: Final = 128
-"""Deepest nesting of arrays and objects in one archived object (orjson itself stops at 1024)."""
+MAX_JSON_DEPTH: Final = 200
+"""Deepest nesting of arrays and objects in one archived object: far above real objects
+(Kubernetes' own types nest under 30 levels) and just below what orjson can encode at all
+(254), so a deeply nested custom resource, which a snapshot archives as the API serves it,
+does not make its whole archive refused at restore."""
 
 MAX_JSON_CONTAINERS: Final = 1 << 18
 """Most ``{`` plus ``[`` bytes in one archived object (an over-count: brackets in strings count)."""

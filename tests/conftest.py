@@ -123,7 +123,10 @@ async def controller_setup(devenv: env.EnvironmentInfo, kubectl_a: Kubectl) -> s
     """CRDs, the k8s-snap namespace, credentials and an ObjectstoreConfig in cluster a."""
     root = Path(__file__).resolve().parents[1]
     kubectl_a("apply", "-f", str(root / "artifacts" / "crd.yaml"))
-    kubectl_a("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    # only our CRDs: "crd --all" fails when another test's CRD is deleted meanwhile
+    kubectl_a(
+        "wait", "--for=condition=Established", "-f", str(root / "artifacts" / "crd.yaml"), "--timeout=60s"
+    )
     kubectl_a("create", "namespace", CONTROLLER_NS, check=False)
     store = await S3Store.open(s3_settings(devenv, bucket=CONTROLLER_BUCKET))
     try:

@@ -20,7 +20,7 @@ import asyncio
 import datetime as dt
 import os
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -97,7 +97,9 @@ class LocalArchiveStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
-    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+    async def abort_uploads(
+        self, prefix: str, *, older_than: dt.datetime, ours: Callable[[str], bool] | None = None
+    ) -> int:
         """Uploads here are temp files renamed on completion: none is ever left to abort."""
         return 0
 

@@ -88,7 +88,7 @@ def _kustomization(info: env.EnvironmentInfo) -> Path:
 
 def _install(a: _Kubectl, info: env.EnvironmentInfo) -> None:
     a("apply", "-k", str(_kustomization(info)))  # CRDs, namespace, RBAC, credential, Deployment
-    a("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    a("wait", "--for=condition=Established", "-f", str(ROOT / "artifacts" / "crd.yaml"), "--timeout=60s")
     a.apply({  # the sample credential, filled in for the local S3
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-s3", "namespace": NS},
         "stringData": {"accesskey": info.s3.access_key, "secretkey": info.s3.secret_key},

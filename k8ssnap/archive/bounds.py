@@ -5,10 +5,11 @@ million dicts, several hundred MiB of Python objects. :func:`check_json`
 refuses such an entry in a few passes over its bytes at C speed, with no
 allocation beyond one copy of the entry:
 
-* ``{`` plus ``[`` and ``,`` are counted on the raw bytes. That over-counts
-  (brackets and commas inside strings count too), so a legitimate object
-  can only look bigger than it is; the caps (:mod:`k8ssnap.limits`) leave
-  room for that.
+* ``{`` plus ``[`` and ``,`` are counted on the raw bytes first. That
+  over-counts (brackets and commas inside strings count too), so only when
+  a cap is passed are they counted again outside the strings: a string
+  anyone may write (a ConfigMap value of 300k ``{``) never makes the
+  archive holding it unrestorable.
 * Nesting depth is measured only when there are more brackets than the
   depth cap: the brackets outside strings are kept as ``(`` and ``)``, and
   innermost pairs stripped one level per pass. More than
@@ -21,6 +22,7 @@ Malformed JSON passes these checks when it is small; the parser rejects it.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from k8ssnap import limits
@@ -30,17 +32,22 @@ _SKELETON: Final = bytes.maketrans(b"{[}]", b"(())")
 _NOT_SKELETON: Final = bytes(b for b in range(256) if b not in b'{}[]"')
 _PAIR: Final = b"()"
 _QUOTE: Final = b'"'
+_STRING: Final = re.compile(rb'"[^"]*"')
 
 
 def check_json(body: bytes, *, what: str, max_commas: int = limits.MAX_JSON_COMMAS) -> None:
     """ArchiveError if ``body`` holds too many containers or elements, or nests too deeply."""
     containers = body.count(b"{") + body.count(b"[")
+    commas = body.count(b",")
+    if containers > limits.MAX_JSON_CONTAINERS or commas > max_commas:
+        bare = _outside_strings(body)
+        containers = bare.count(b"{") + bare.count(b"[")
+        commas = bare.count(b",")
     if containers > limits.MAX_JSON_CONTAINERS:
         raise ArchiveError(
             f"archive entry {what} has too many JSON objects and arrays "
             f"({containers} > {limits.MAX_JSON_CONTAINERS})"
         )
-    commas = body.count(b",")
     if commas > max_commas:
         raise ArchiveError(f"archive entry {what} has too many JSON elements ({commas} > {max_commas})")
     if containers > limits.MAX_JSON_DEPTH and _too_deep(body):
@@ -55,6 +62,13 @@ def _too_deep(body: bytes) -> bool:
             return False  # empty, or unbalanced: the parser will say so
         skeleton = stripped
     return _PAIR in skeleton
+
+
+def _outside_strings(body: bytes) -> bytes:
+    """``body`` without its strings' contents (escapes dropped first, so every ``"`` left delimits one)."""
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return _STRING.sub(b"", body)
 
 
 def _skeleton(body: bytes) -> bytes:

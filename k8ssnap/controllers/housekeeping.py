@@ -27,6 +27,7 @@ Bucket listings are paginated, so any number of keys works.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -97,8 +98,12 @@ class Housekeeper:
                 log.warning("housekeeping of ObjectstoreConfig %s failed: %s", config, exc.reason)
 
     async def _sweep(self, config: str, store: SnapshotStore) -> None:
-        listing = await store.listing()
+        # The listing may take long (paged), and the cache moves on meanwhile. Completed
+        # Snapshots are read before it: their archives were complete before their status was,
+        # so the listing shows them. Names are read after it: a Snapshot created while it ran
+        # still protects its new archive from being taken for an orphan.
         snapshots = self._snapshots(config)
+        listing = await store.listing()
         # any Snapshot of that name protects an archive, whatever config it names and even if
         # its spec does not parse: two configs may share a bucket
         named = {str(o["metadata"]["name"]) for o in self.ctx.informers[constants.SNAPSHOT.plural].list()}
@@ -151,9 +156,10 @@ class Housekeeper:
     async def _invalidate(self, snap: Snapshot, reason: str) -> None:
         log.warning("snapshot %s: %s", snap.name, reason)
         body = status.snapshot_invalidated(snap.status, reason=reason)
-        await self.ctx.kube.merge_patch(
-            self.ctx.path(constants.SNAPSHOT, snap.name, status=True), {"status": body}
-        )
+        with contextlib.suppress(errors.NotFound):  # deleted (with its archive) meanwhile
+            await self.ctx.kube.merge_patch(
+                self.ctx.path(constants.SNAPSHOT, snap.name, status=True), {"status": body}
+            )
 
     # -- disaster recovery ------------------------------------------------------
 

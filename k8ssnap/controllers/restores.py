@@ -161,9 +161,13 @@ class RestoreReconciler:
             preserve_until=until,
             snapshot_name=self._claimed(job),
         )
-        message = (
-            f"created {len(result.created)}, updated {len(result.updated)}, "
-            f"existed {len(result.already_existed)}, failed {len(result.failed)}, "
+        counts = (len(result.created), len(result.updated), len(result.already_existed), len(result.failed))
+        done = (
+            "would create {}, would update {}, exist {}, would fail {}"
+            if job.spec.dry_run
+            else ("created {}, updated {}, existed {}, failed {}")
+        )
+        message = f"{'dry run, nothing written: ' if job.spec.dry_run else ''}{done.format(*counts)}, " + (
             f"excluded {len(result.excluded)}"
         )
         return lifecycle.Done(status=body, message=message, record=lambda: self._record(job.name, result))

@@ -276,8 +276,11 @@ class FolderStore:
 
         await self._io(f"DELETE {key}", op)
 
-    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
-        """Remove upload files of crashed processes started before ``older_than``."""
+    async def abort_uploads(
+        self, prefix: str, *, older_than: dt.datetime, ours: Callable[[str], bool] | None = None
+    ) -> int:
+        """Remove upload files of crashed processes started before ``older_than`` (all are ours:
+        they live in the folder's own ``.k8ssnap-uploads``)."""
 
         def op() -> int:
             removed = 0

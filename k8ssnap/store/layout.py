@@ -95,6 +95,19 @@ def etcd_record_key(name: str, *, prefix: str = "") -> str:
     return f"{prefix}{ETCD_FOLDER}{name}{RECORD_SUFFIX}"
 
 
+def is_archive_key(key: str, *, prefix: str = "") -> bool:
+    """Whether ``key`` is where k8ssnap puts an archive (a Snapshot's or an EtcdSnapshot's).
+
+    Only such keys' unfinished uploads are k8ssnap's to abort: in a shared
+    bucket, another tool's upload under the same prefix is left alone.
+    """
+    for folder in (prefix, f"{prefix}{ETCD_FOLDER}"):
+        parsed = snapshot_of(key, prefix=folder)
+        if parsed is not None and parsed[1] == "archive":
+            return True
+    return False
+
+
 def etcd_archive_metadata(name: str) -> dict[str, str]:
     """User metadata of an etcd archive (no credentials, ever)."""
     return {FORMAT_KEY: ETCD_FORMAT_VERSION, ETCD_SNAPSHOT_KEY: name}

@@ -9,7 +9,7 @@ Errors are :mod:`k8ssnap.errors` store errors.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,8 +64,11 @@ class ObjectStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
-    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
-        """Abort unfinished uploads under ``prefix`` started before ``older_than``; how many."""
+    async def abort_uploads(
+        self, prefix: str, *, older_than: dt.datetime, ours: Callable[[str], bool] | None = None
+    ) -> int:
+        """Abort unfinished uploads under ``prefix`` started before ``older_than`` (only of keys
+        ``ours`` accepts, if given); how many."""
         ...
 
     async def close(self) -> None: ...

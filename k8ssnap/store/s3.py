@@ -270,12 +270,16 @@ class S3Store:
     async def delete(self, key: str) -> None:
         await self._call(f"DELETE {key}", lambda: self._client.delete_object(Bucket=self.bucket, Key=key))
 
-    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
-        """Abort multipart uploads under ``prefix`` started before ``older_than``; return how many."""
+    async def abort_uploads(
+        self, prefix: str, *, older_than: dt.datetime, ours: Callable[[str], bool] | None = None
+    ) -> int:
+        """Abort multipart uploads under ``prefix`` (of keys ``ours`` accepts, if given) started
+        before ``older_than``; return how many."""
         aborted = 0
         async for upload in self._uploads(prefix):
-            if _utc(upload["Initiated"]) < older_than:
-                await self._abort_upload(key=str(upload["Key"]), upload_id=str(upload["UploadId"]))
+            key = str(upload["Key"])
+            if _utc(upload["Initiated"]) < older_than and (ours is None or ours(key)):
+                await self._abort_upload(key=key, upload_id=str(upload["UploadId"]))
                 aborted += 1
         return aborted
 

@@ -23,7 +23,8 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from k8ssnap import errors
+from k8ssnap import errors, limits
+from k8ssnap.archive import bounds
 from k8ssnap.archive.index import StoredRecord
 from k8ssnap.store import layout
 from k8ssnap.store.objectstore import ObjectStore, StoredObject, Upload
@@ -107,12 +108,15 @@ class SnapshotStore:
 
     async def record(self, name: str) -> StoredRecord:
         """``name``'s stored record; :class:`~k8ssnap.errors.RecordMissing` if none,
-        :class:`~k8ssnap.errors.ArchiveError` if it does not parse."""
+        :class:`~k8ssnap.errors.ArchiveError` if it does not parse or is larger than
+        :data:`~k8ssnap.limits.MAX_RECORD_SIZE` (whoever may write the bucket wrote it:
+        the download stops there, so a huge record never reaches memory)."""
         key = layout.record_key(name, prefix=self.prefix)
         try:
-            raw = await self.objects.get(key)
+            raw = await _bounded(self.objects.download(key), limit=limits.MAX_RECORD_SIZE, what=key)
         except errors.ObjectMissing:
             raise errors.RecordMissing(f"snapshot {name!r} has no record at {self.where(name)}") from None
+        bounds.check_json(raw, what=key, max_commas=limits.MAX_INDEX_SIZE)
         return StoredRecord.from_json(raw)
 
     async def record_if_any(self, name: str) -> StoredRecord | None:
@@ -159,5 +163,26 @@ class SnapshotStore:
         return Listing(archives=archives, records=records)
 
     async def abort_stale_uploads(self, *, older_than: dt.datetime) -> int:
-        """Abort unfinished multipart uploads under the prefix started before ``older_than``."""
-        return await self.objects.abort_uploads(self.prefix, older_than=older_than)
+        """Abort unfinished uploads of archives (:func:`~k8ssnap.store.layout.is_archive_key`) under
+        the prefix started before ``older_than``; other keys' uploads are never touched."""
+        prefix = self.prefix
+        return await self.objects.abort_uploads(
+            prefix, older_than=older_than, ours=lambda key: layout.is_archive_key(key, prefix=prefix)
+        )
+
+
+async def _bounded(chunks: AsyncIterator[bytes], *, limit: int, what: str) -> bytes:
+    """All of ``chunks``; ArchiveError (and the download closed) once more than ``limit`` bytes came."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise errors.ArchiveError(f"{what} is more than {limit} bytes: not a record k8ssnap wrote")
+            parts.append(chunk)
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+    return b"".join(parts)

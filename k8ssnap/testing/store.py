@@ -9,7 +9,7 @@ readers see archives split anywhere. Listings carry no user metadata, as S3's.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 from k8ssnap import errors
@@ -152,7 +152,9 @@ class FakeObjectStore:
         self._op("delete", key)
         self.blobs.pop(key, None)
 
-    async def abort_uploads(self, prefix: str, *, older_than: dt.datetime) -> int:
+    async def abort_uploads(
+        self, prefix: str, *, older_than: dt.datetime, ours: Callable[[str], bool] | None = None
+    ) -> int:
         self.stale_cutoffs.append((prefix, older_than))
         return 0
 

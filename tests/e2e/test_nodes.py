@@ -98,7 +98,9 @@ def _sample(name: str) -> dict[str, Any]:
 
 def _install(kubectl: Kubectl, info: env.EnvironmentInfo, overlay: Path) -> None:
     kubectl("apply", "-k", str(overlay))
-    kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    kubectl(
+        "wait", "--for=condition=Established", "-f", str(ROOT / "artifacts" / "crd.yaml"), "--timeout=60s"
+    )
     credential = _sample("cloud-credential.yaml")
     credential["stringData"] = {"accesskey": info.s3.access_key, "secretkey": info.s3.secret_key}
     kubectl("apply", "-f", "-", input=json.dumps(credential))

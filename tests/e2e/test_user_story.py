@@ -68,7 +68,9 @@ async def test_a_user_installs_snapshots_loses_a_namespace_and_restores_it(
     devenv: env.EnvironmentInfo, kubectl_b: Kubectl, tmp_path: Path
 ) -> None:
     kubectl_b("apply", "-k", str(ROOT / "artifacts"))
-    kubectl_b("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    kubectl_b(
+        "wait", "--for=condition=Established", "-f", str(ROOT / "artifacts" / "crd.yaml"), "--timeout=60s"
+    )
     # the default install reads everything and writes only k8ssnap's own resources
     account = f"--as=system:serviceaccount:{NS}:k8ssnap-controller"
     for verb, what in (("create", "configmaps"), ("update", "deployments.apps"), ("bind", "clusterroles")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ from k8ssnap import errors
 from k8ssnap.devenv import build, env, versions
 from k8ssnap.kube.client import KubeClient
 from k8ssnap.store.s3 import S3Store
+from k8ssnap.store.snapshots import SnapshotStore
 from tests.conftest import Kubectl, s3_settings
 from tests.waiting import eventually
 
@@ -120,3 +122,16 @@ def test_second_start_rebuilds_nothing(devenv: env.EnvironmentInfo) -> None:
     after = {p: p.stat().st_mtime_ns for d in again.values() for p in d.iterdir() if p.is_file()}
     assert after == before
     assert orjson.dumps(sorted(str(p) for p in after)) == orjson.dumps(sorted(str(p) for p in before))
+
+
+async def test_housekeeping_aborts_only_stale_uploads_of_archive_keys(s3: S3Store) -> None:
+    prefix = f"test/shared-{os.getpid()}/"
+    ours, theirs = f"{prefix}s1.tgz", f"{prefix}other-tool/disk.img"
+    for key in (ours, theirs):
+        await s3._client.create_multipart_upload(Bucket=s3.bucket, Key=key)
+    store = SnapshotStore(s3, prefix=prefix)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert await store.abort_stale_uploads(older_than=later) == 1
+    pending = await s3._client.list_multipart_uploads(Bucket=s3.bucket, Prefix=prefix)
+    assert [u["Key"] for u in pending.get("Uploads", [])] == [theirs]
+    await s3.abort_uploads(prefix, older_than=later)

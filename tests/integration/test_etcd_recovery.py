@@ -76,7 +76,9 @@ def cluster_c(devenv: env.EnvironmentInfo, tmp_path: Path) -> Iterator[ClusterC]
         kubectl = Kubectl(devenv.kubectl, info.kubeconfig)
         root = Path(__file__).resolve().parents[2]
         kubectl("apply", "-f", str(root / "artifacts" / "crd.yaml"))
-        kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        kubectl(
+            "wait", "--for=condition=Established", "-f", str(root / "artifacts" / "crd.yaml"), "--timeout=60s"
+        )
         kubectl("create", "namespace", CONTROLLER_NS)
         bucket = f"etcd-dr-{secrets.token_hex(3)}"
         kubectl("create", "secret", "generic", "s3-credentials", "-n", CONTROLLER_NS,

@@ -198,6 +198,28 @@ def test_restore_status_records_the_chosen_snapshot() -> None:
     assert status.snapshot_name == "n-1"
 
 
+def test_the_template_carries_encryption_to_every_scheduled_snapshot() -> None:
+    # without it, the API server pruned template.encryption and scheduled snapshots
+    # were stored in plaintext although the schedule asked for age
+    template = {"clusterName": "c1", "encryption": {"recipientsSecret": {"name": "age", "key": "r"}}}
+    spec = schedules.parse_schedule(schedule_obj(template=template)).spec
+    ref = spec.template.encryption.recipients_secret
+    assert ref is not None and (ref.name, ref.key) == ("age", "r")
+    assert dict(spec.template_json)["encryption"] == template["encryption"]
+    docs = [d for d in yaml.safe_load_all((ROOT / "artifacts" / "crd.yaml").read_text()) if d]
+    crd = {d["spec"]["names"]["kind"]: d["spec"]["versions"][0]["schema"]["openAPIV3Schema"] for d in docs}
+    in_template = crd["SnapshotSchedule"]["properties"]["spec"]["properties"]["template"]["properties"]
+    same = crd["Snapshot"]["properties"]["spec"]["properties"]["encryption"]["properties"]
+    assert in_template["encryption"]["properties"] == same
+    assert set(in_template) == set(schedules.TEMPLATE_FIELDS)
+
+
+def test_the_template_refuses_an_identity_secret() -> None:
+    template = {"clusterName": "c1", "encryption": {"identitySecret": {"name": "age"}}}
+    with pytest.raises(errors.ConfigError, match="identitySecret is not used here"):
+        schedules.parse_schedule(schedule_obj(template=template))
+
+
 def test_the_etcd_schedule_sample_is_a_schedule_of_etcd_snapshots() -> None:
     sample = yaml.safe_load((ROOT / "artifacts" / "etcd-schedule.yaml").read_text())
     parsed = schedules.parse_schedule(sample)

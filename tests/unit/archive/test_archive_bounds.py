@@ -47,3 +47,19 @@ def test_the_depth_bound_matches_the_parsed_depth(seed: int) -> None:
             check_json(body, what="x")
     else:
         check_json(body, what="x")
+
+
+@pytest.mark.parametrize("char", ["{", "[", ","])
+def test_brackets_and_commas_inside_strings_never_refuse_an_object(char: str) -> None:
+    # a ConfigMap any namespace user can write (well under etcd's 1.5 MiB): counted on the
+    # raw bytes it looked like a quarter of a million containers, and the whole archive
+    # holding it could no longer be restored
+    value = {"kind": "ConfigMap", "data": {"k": char * (limits.MAX_JSON_COMMAS + 1), "e": '\\"' + char}}
+    check_json(orjson.dumps(value), what="x")
+
+
+def test_real_containers_and_elements_are_still_counted() -> None:
+    with pytest.raises(ArchiveError, match="too many JSON objects"):
+        check_json(b"[" + b"{}," * limits.MAX_JSON_CONTAINERS + b"{}]", what="x")
+    with pytest.raises(ArchiveError, match="too many JSON elements"):
+        check_json(b"[" + b'"a",' * (limits.MAX_JSON_COMMAS + 1) + b"1]", what="x")

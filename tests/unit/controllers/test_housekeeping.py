@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from k8ssnap.archive.index import RecordedSpec, StoredRecord
 from k8ssnap.controllers.context import Settings
 from k8ssnap.controllers.housekeeping import MISMATCH, NOT_FOUND, RECREATED, Housekeeper
 from k8ssnap.store import layout
+from k8ssnap.store.objectstore import StoredObject
 from k8ssnap.testing.adapters import FakeStores
 from tests.unit.controllers.fakes import (
     NS,
@@ -163,6 +165,41 @@ async def test_stale_uploads_older_than_a_day_are_aborted(store: FakeStores) -> 
     [(prefix, cutoff)] = store.bucket.stale_cutoffs
     assert prefix == "team/"
     assert abs((utcnow() - dt.timedelta(days=1) - cutoff).total_seconds()) < 5
+
+
+async def test_a_snapshot_completed_while_the_bucket_is_listed_is_not_failed(
+    store: FakeStores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing is older than the cache read after it: a Snapshot whose upload completed and
+    status became Completed while the (paginated, maybe long) listing ran is not "file not found"."""
+    w, hk = keeper(store)
+    w.put(SNAP, snapshot("fresh", phase="InProgress", spec={"objectstoreConfig": "store"}))
+    listing = store.bucket.list
+
+    async def slow_list(prefix: str) -> AsyncIterator[StoredObject]:
+        async for obj in listing(prefix):
+            yield obj
+        # meanwhile the snapshot engine completed the upload and wrote Completed
+        store.bucket.add("team/fresh.tgz", b"f" * 10, metadata=OURS("fresh"), last_modified=STORED_AT)
+        w.put(SNAP, completed("fresh"))
+
+    monkeypatch.setattr(store.bucket, "list", slow_list)
+
+    await hk.sweep()
+
+    assert w.kube.calls == []
+    assert store.bucket.deleted() == []
+
+
+async def test_a_snapshot_deleted_before_it_is_invalidated_does_not_stop_the_sweep(store: FakeStores) -> None:
+    w, hk = keeper(store)
+    w.put(SNAP, completed("gone"))  # the cache still has it; the server no longer does
+    w.kube.fail(status_path("gone"), errors.NotFound("snapshots gone not found"), method="merge_patch")
+    store.bucket.add("team/orphan.tgz", b"o", metadata=OURS("orphan"))
+
+    await hk.sweep()
+
+    assert store.bucket.stale_cutoffs, "the rest of the sweep ran"
 
 
 async def test_a_failing_config_does_not_stop_the_sweep(store: FakeStores) -> None:

@@ -479,3 +479,22 @@ async def test_a_deleted_restore_takes_its_metric_series_with_it(w: World, store
     text = w.ctx.metrics.render()
     assert 'restore="rst"' not in text
     assert 'k8ssnap_restores_total{result="completed"} 1' in text  # totals stay
+
+
+async def test_a_dry_run_reports_what_it_would_have_done(w: World, store: FakeStores) -> None:
+    """The Completed Event of a dry run never reads as if objects were created."""
+    w.put(constants.SNAPSHOT, completed_snapshot())
+    raw = restore(phase="InQueue", spec={"snapshotName": "snap", "dryRun": True})
+    w.kube.objects[PATH] = raw
+    w.put(RST, raw)
+
+    assert (
+        await reconciler(w, FakeRestoreEngine(result=restore_result(finished=utcnow()))).reconcile(KEY)
+        is None
+    )
+
+    kind, reason, message = w.kube.events()[1]
+    assert (kind, reason) == ("Normal", "Completed")
+    assert message.startswith(
+        "dry run, nothing written: would create 2, would update 1, exist 1, would fail 1, excluded 1 in "
+    )

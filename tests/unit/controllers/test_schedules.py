@@ -9,6 +9,7 @@ import pytest
 
 from k8ssnap import errors
 from k8ssnap.api import constants
+from k8ssnap.api.resources import parse_snapshot
 from k8ssnap.controllers.schedules import ScheduleReconciler
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
@@ -312,3 +313,12 @@ async def test_a_deleted_schedule_takes_its_series_with_it(w: World) -> None:
     await rec.reconcile(KEY)
     text = w.ctx.metrics.render()
     assert 'schedule="nightly"' not in text
+
+
+async def test_each_run_snapshot_is_encrypted_as_the_template_asks(w: World) -> None:
+    encryption = {"recipientsSecret": {"name": "age-recipients", "key": "recipients"}}
+    w.put(SCHED, schedule_raw(template={**TEMPLATE, "encryption": encryption}))
+    await reconciler(w, Clock(10.3)).reconcile(KEY)
+    (body,) = creates(w)
+    assert body["spec"] == {**TEMPLATE, "encryption": encryption}
+    assert parse_snapshot(body).spec.encryption.recipients_secret is not None

@@ -74,8 +74,8 @@ def test_fault_3_an_entry_over_the_size_cap_is_refused() -> None:
     [
         pytest.param(b"[" + b"{}," * 700_000 + b"{}]", "too many JSON objects", id="700k-empty-objects"),
         pytest.param(b"[" + b"0," * 1_200_000 + b"0]", "too many JSON elements", id="1.2M-numbers"),
-        pytest.param(b"[" * 200 + b"]" * 200, "levels deep", id="depth-200"),
-        pytest.param(b'{"a":' * 150 + b"1" + b"}" * 150, "levels deep", id="depth-150-objects"),
+        pytest.param(b"[" * 250 + b"]" * 250, "levels deep", id="depth-250"),
+        pytest.param(b'{"a":' * 220 + b"1" + b"}" * 220, "levels deep", id="depth-220-objects"),
     ],
 )
 def test_fault_3_json_too_large_in_shape_is_refused_before_parsing(junk: bytes, reason: str) -> None:
@@ -84,7 +84,7 @@ def test_fault_3_json_too_large_in_shape_is_refused_before_parsing(junk: bytes, 
 
 
 def test_fault_3_json_bounds_leave_deep_but_legal_objects_alone() -> None:
-    nested = b'{"a":' * 120 + b"1" + b"}" * 120
+    nested = b'{"a":' * 190 + b"1" + b"}" * 190
     noisy = orjson.dumps("[{," * 5000 + '\\"]}')  # brackets and quotes inside a string do not nest
     body = wrapped(b'{"deep":' + nested + b',"noise":' + noisy + b"}")
     assert orjson.loads(body)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from k8ssnap import errors, retry
+from k8ssnap import errors, limits, retry
 from k8ssnap.archive.index import RecordedSpec
 from k8ssnap.snapshot.engine import SnapshotEngine, SnapshotJob
 from k8ssnap.store.multipart import MIN_PART, MultipartUpload
@@ -50,6 +50,7 @@ class ScriptedS3:
         self.deleted: list[str] = []
         self.size_skew = 0
         self.unreachable = False
+        self.page_size = 1000
         self._ids = 0
 
     async def create_multipart_upload(self, *, Bucket: str, Key: str, Metadata: Any) -> dict[str, Any]:
@@ -79,9 +80,16 @@ class ScriptedS3:
         self.aborted.append(UploadId)
         self.uploads.pop(UploadId, None)
 
-    async def list_multipart_uploads(self, *, Prefix: str, **_: Any) -> dict[str, Any]:
-        found = [(i, k) for i, (k, _) in self.uploads.items() if k.startswith(Prefix)]
-        return {"Uploads": [{"Key": k, "UploadId": i, "Initiated": T0} for i, k in found]}
+    async def list_multipart_uploads(self, *, Prefix: str, **kwargs: Any) -> dict[str, Any]:
+        """One page of ``page_size`` uploads, in S3's order (key, then upload id)."""
+        found = sorted((k, i) for i, (k, _) in self.uploads.items() if k.startswith(Prefix))
+        marker = (kwargs.get("KeyMarker") or "", kwargs.get("UploadIdMarker") or "")
+        after = [(k, i) for k, i in found if (k, i) > marker] if marker[0] else found
+        page = after[: self.page_size]
+        truncated = len(after) > len(page)
+        more = {"NextKeyMarker": page[-1][0], "NextUploadIdMarker": page[-1][1]} if truncated else {}
+        uploads = [{"Key": k, "UploadId": i, "Initiated": T0} for k, i in page]
+        return {"Uploads": uploads, "IsTruncated": truncated, **more}
 
     async def put_object(self, *, Key: str, Body: bytes, **_: Any) -> None:
         self.objects[Key] = Body
@@ -190,3 +198,29 @@ async def test_fault_17_completing_aborts_earlier_unfinished_uploads_of_the_same
     await parts.complete()
     assert client.aborted == [orphan]
     assert set(client.uploads) == {other}
+
+
+async def test_housekeeping_aborts_only_its_own_stale_uploads_in_a_shared_bucket() -> None:
+    # another tool's multipart upload under the same prefix is not ours to abort, however old;
+    # ours (a snapshot's, an etcd snapshot's) are, on every page of the listing
+    client = ScriptedS3()
+    client.page_size = 2
+    for key in ("backups/other-tool/disk.img", "backups/s1.tgz", "backups/notes.txt", "backups/s2.tgz.age"):
+        await client.create_multipart_upload(Bucket="b", Key=key, Metadata={})
+    await client.create_multipart_upload(Bucket="b", Key="backups/etcd/e1.tgz", Metadata={})
+    snapshots = SnapshotStore(store(client), prefix="backups/")
+    aborted = await snapshots.abort_stale_uploads(older_than=T0 + dt.timedelta(days=1))
+    assert aborted == 3
+    left = sorted(k for k, _ in client.uploads.values())
+    assert left == ["backups/notes.txt", "backups/other-tool/disk.img"]
+
+
+async def test_a_huge_stored_record_is_refused_without_reading_it_whole() -> None:
+    # anyone who may write the bucket could put a record of many GiB: read at every start
+    # (--restoresnapshots), every sweep (--validatefileinfo) and every restore, it would
+    # exhaust the controller's memory each time
+    objects = FakeObjectStore(chunk=1 << 20)
+    objects.add("s.tgz.record.json", b" " * (limits.MAX_RECORD_SIZE + 1))
+    with pytest.raises(errors.ArchiveError, match=f"more than {limits.MAX_RECORD_SIZE} bytes"):
+        await SnapshotStore(objects).record("s")
+    assert objects.downloads_closed == 1
