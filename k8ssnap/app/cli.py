@@ -116,7 +116,9 @@ def parser() -> argparse.ArgumentParser:
     rst.add_argument("--dry-run", action="store_true",
                      help="plan the restore and check it with the cluster (dryRun=All); write nothing, "
                           "print the plan as a table")  # fmt: skip
-    etcd = add("etcd-restore", _etcd_restore, "Restore an EtcdSnapshot into a new etcd data folder.", store)
+    etcd = add(
+        "etcd-restore", _etcd_restore, "Restore an EtcdSnapshot into a new etcd data folder.", store, identity
+    )
     cli_etcd.add_arguments(etcd)
     keys = add("keygen", _keygen, "Make a new age identity (secret key) and print its recipient.")
     keys.add_argument("-o", "--output", type=Path, metavar="FILE",

@@ -2,9 +2,10 @@
 
 ::
 
-    k8ssnap etcd-restore NAME --data-dir DIR [--pki-dir DIR] [etcd member flags]
+    k8ssnap etcd-restore NAME --data-dir DIR [--pki-dir DIR] [--identity FILE] [etcd member flags]
 
-Downloads the archive of EtcdSnapshot NAME, checks it against its record,
+Downloads the archive of EtcdSnapshot NAME (decrypting it with ``--identity``
+if it is age-encrypted), checks it against its record,
 writes the certificate folder with safe modes (0700 folders, 0600 keys,
 0644 certificates), and runs ``etcdutl snapshot restore`` with the member
 flags, which checks etcd's own SHA-256 once more and writes a new data
@@ -85,7 +86,11 @@ async def etcd_restore(source: Source, opts: EtcdRestoreOptions, console: Consol
     opts.data_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".k8ssnap-etcd-", dir=opts.data_dir.parent) as work:
         archive = await unpacking.download(
-            source.store.objects, record, prefix=source.store.prefix, into=Path(work)
+            source.store.objects,
+            record,
+            prefix=source.store.prefix,
+            into=Path(work),
+            identities=source.identities,
         )
         unpacked = await asyncio.to_thread(
             unpacking.unpack,

@@ -32,6 +32,8 @@ from k8ssnap.errors import ArchiveError
 
 FORMAT_NAME: Final = "k8ssnap-etcd-archive"
 FORMAT_VERSION: Final = 1
+#: The one encryption a record may name (:data:`k8ssnap.store.age.FORMAT`; archive may not import store).
+ENCRYPTION_FORMAT: Final = "age-encryption.org/v1"
 DB_ENTRY: Final = "etcd/snapshot.db"
 RECORD_ENTRY: Final = "etcd/record.json"
 PKI_FOLDER: Final = "pki/"
@@ -89,7 +91,14 @@ class EtcdRecord:
     private_keys: bool = False
     sha256: str = ""
     size: int = 0
+    #: The public keys (``age1...``) the stored archive is age-encrypted to; () for a plain
+    #: archive. Then ``sha256`` and ``size`` are the ciphertext's (the stored object).
+    recipients: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.recipients)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -109,6 +118,8 @@ class EtcdRecord:
         }
         if self.sha256:
             data |= {"sha256": self.sha256, "size": self.size}
+        if self.recipients:
+            data["encryption"] = {"format": ENCRYPTION_FORMAT, "recipients": list(self.recipients)}
         return data | dict(self.extra)
 
     def to_json(self) -> bytes:
@@ -134,9 +145,22 @@ class EtcdRecord:
                 private_keys=bool(data.get("privateKeys", False)),
                 sha256=str(data.get("sha256", "")),
                 size=int(data.get("size", 0)),
+                recipients=_recipients(data.get("encryption")),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise ArchiveError(f"the etcd snapshot record is not valid: {exc}") from None
+
+
+def _recipients(raw: Any) -> tuple[str, ...]:
+    """The recipients of a record's ``encryption``; ArchiveError for a format k8ssnap cannot read."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or raw.get("format") != ENCRYPTION_FORMAT:
+        raise ArchiveError(f"the etcd archive is encrypted in a format k8ssnap cannot read: {raw!r:.80}")
+    recipients = tuple(str(r) for r in raw.get("recipients") or ())
+    if not recipients:
+        raise ArchiveError("the etcd snapshot record says encrypted but names no recipients")
+    return recipients
 
 
 def pki_entry(snapshot: str, name: str) -> str:

@@ -1,7 +1,8 @@
 """Which age keys a Snapshot encrypts to and a Restore decrypts with (docs/encryption.md).
 
 Recipients: the Snapshot's ``spec.encryption.recipientsSecret``, else its
-ObjectstoreConfig's; neither means a plaintext archive. Identities: the
+ObjectstoreConfig's; neither means a plaintext archive. An EtcdSnapshot
+(which has no ``spec.encryption``) encrypts to its ObjectstoreConfig's. Identities: the
 Restore's ``spec.encryption.identitySecret``, else the Snapshot's
 ObjectstoreConfig's. Keys are read from Secrets in the controller's
 namespace on every use (so a rotated Secret takes effect at once) and
@@ -28,10 +29,18 @@ async def recipients_for(ctx: Context, snap: Snapshot) -> age.Recipients | None:
     """The recipients to encrypt ``snap``'s archive to, or None for no encryption."""
     ref = snap.spec.encryption.recipients_secret
     if ref is None:
-        config = await ctx.stores.config(ctx, snap.spec.objectstore_config)
-        ref = config.spec.encryption.recipients_secret
-    if ref is None:
-        return None
+        return await store_recipients(ctx, snap.spec.objectstore_config)
+    return await _recipients(ctx, ref)
+
+
+async def store_recipients(ctx: Context, store_name: str | None) -> age.Recipients | None:
+    """The recipients of ObjectstoreConfig ``store_name`` (what an EtcdSnapshot encrypts to), or None."""
+    config = await ctx.stores.config(ctx, store_name)
+    ref = config.spec.encryption.recipients_secret
+    return None if ref is None else await _recipients(ctx, ref)
+
+
+async def _recipients(ctx: Context, ref: SecretKeyRef) -> age.Recipients:
     text = await _read(ctx, ref, what="age recipients")
     return age.Recipients.parse(text, what=f"Secret {ref.name!r} key {ref.key!r}")
 

@@ -15,6 +15,12 @@ is claimed, so a refused path fails before etcd is asked for anything), and
 a ``file://`` store must lie under ``--folder-store-root``. A truncated
 stream or a SHA-256 mismatch fails the snapshot and leaves no archive (the
 engine aborts the upload).
+
+Encryption is the ObjectstoreConfig's (``spec.encryption.recipientsSecret``,
+docs/encryption.md): with recipients the archive is age-encrypted to them
+and stored as ``etcd/<name>.tgz.age``; a recipients Secret that cannot be
+read or parsed fails the snapshot before etcd is read, never falling back
+to a plaintext archive.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from k8ssnap import errors, retry
 from k8ssnap.api import constants
 from k8ssnap.api import etcd as api
 from k8ssnap.archive.etcd import EtcdRecord
-from k8ssnap.controllers import clusters, insecure, lifecycle
+from k8ssnap.controllers import clusters, encryption, insecure, lifecycle
 from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.domain import expiry, hostpaths
 from k8ssnap.etcd.client import EtcdTls
@@ -131,6 +137,9 @@ class EtcdSnapshotReconciler:
         if plain:
             await insecure.report(ctx, subject, insecure.ETCD.format(endpoints=", ".join(plain)))
         tls = await _tls(ctx, job.spec.tls_secret)
+        # Resolved before etcd is asked for anything: an unreadable recipients Secret fails the
+        # snapshot, it never falls back to a plaintext archive.
+        recipients = await encryption.store_recipients(ctx, job.spec.objectstore_config)
         async with ctx.stores(ctx, job.spec.objectstore_config, subject=subject) as store:
             await store.check(create=ctx.settings.create_bucket)
             work = EtcdSnapshotJob(
@@ -141,6 +150,7 @@ class EtcdSnapshotReconciler:
                 pki_root=ctx.settings.pki_root,
                 certificates_only=job.spec.certificates_only,
                 gzip_level=ctx.settings.gzip_level,
+                recipients=recipients,
             )
             backoff = retry.Backoff(initial=0.5, max_elapsed=ctx.settings.max_retry_elapsed)
             return await self.engine.run(work, store=store, backoff=backoff)
@@ -188,7 +198,9 @@ class EtcdSnapshotReconciler:
             async with self.ctx.stores(
                 self.ctx, snap.spec.objectstore_config, subject=Subject(KIND, raw)
             ) as store:
-                await store.objects.delete(layout.etcd_archive_key(snap.name, prefix=store.prefix))
+                for key in layout.etcd_archive_keys(snap.name, prefix=store.prefix):  # plain or encrypted
+                    with contextlib.suppress(errors.ObjectMissing):
+                        await store.objects.delete(key)
                 await store.objects.delete(layout.etcd_record_key(snap.name, prefix=store.prefix))
             message = "archive deleted"
         except (errors.ConfigError, errors.StorePermanent) as exc:

@@ -4,7 +4,10 @@ The order protects the node:
 
 1. the stored record names the archive's SHA-256 and size; the archive is
    streamed to a temporary file while both are computed, and a mismatch
-   stops here, before any file is written;
+   stops here, before any file is written; an age-encrypted archive (the
+   record names its recipients) is decrypted on the way, streaming, and
+   needs one of their identities (``--identity``), else nothing is
+   downloaded;
 2. the database entry is extracted while its SHA-256 is computed, and must
    match both the checksum etcd appended and the record's ``dbSha256``;
 3. PKI entries must be plain relative paths under ``pki/`` (a hostile
@@ -28,7 +31,7 @@ from k8ssnap import errors
 from k8ssnap.archive.etcd import CHECKSUM_SIZE, DB_ENTRY, PKI_FOLDER, RECORD_ENTRY, EtcdRecord
 from k8ssnap.archive.layout import MARKER
 from k8ssnap.domain import hostpaths
-from k8ssnap.store import layout
+from k8ssnap.store import age, layout
 from k8ssnap.store.objectstore import ObjectStore
 
 _CHUNK = 1 << 20
@@ -56,17 +59,56 @@ async def fetch_record(store: ObjectStore, name: str, *, prefix: str) -> EtcdRec
     return EtcdRecord.from_json(raw)
 
 
-async def download(store: ObjectStore, record: EtcdRecord, *, prefix: str, into: Path) -> Path:
-    """The archive in a temporary file under ``into``, its size and SHA-256 checked against ``record``."""
+def decryption(record: EtcdRecord, identities: age.Identities | None) -> age.Decryption | None:
+    """How to open ``record``'s archive (None: it is plain); ConfigError, saying what to pass,
+    when it is encrypted and no identity is given or none of them is one of its recipients."""
+    if not record.encrypted:
+        return None
+    to = ", ".join(record.recipients[:3]) + (" and more" if len(record.recipients) > 3 else "")
+    if identities is None:
+        raise errors.ConfigError(
+            f"etcd snapshot {record.name!r} is encrypted with age (to {to}); pass --identity FILE"
+            " with one of its identities (AGE-SECRET-KEY-1...)"
+        )
+    if not identities.opens(record.recipients):
+        raise errors.ConfigError(
+            f"etcd snapshot {record.name!r} is encrypted to {to}; the --identity file holds none of"
+            " their identities"
+        )
+    return age.Decryption(identities=identities, expected_sha256=record.sha256, expected_size=record.size)
+
+
+async def download(
+    store: ObjectStore,
+    record: EtcdRecord,
+    *,
+    prefix: str,
+    into: Path,
+    identities: age.Identities | None = None,
+) -> Path:
+    """The archive (decrypted, if it is encrypted) in a temporary 0600 file under ``into``.
+
+    The stored object's size and SHA-256 are checked against ``record``
+    (for an encrypted archive, the ciphertext's, by :func:`age.decrypted`,
+    which also authenticates every plaintext chunk). Nothing is kept on a
+    mismatch. ConfigError before any download if an encrypted archive cannot
+    be opened with ``identities`` (see :func:`decryption`).
+    """
+    opening = decryption(record, identities)
+    key = layout.etcd_archive_key(record.name, prefix=prefix, encrypted=opening is not None)
     digest, size = hashlib.sha256(), 0
     fd, name = tempfile.mkstemp(prefix=".k8ssnap-etcd-", suffix=".tgz", dir=into)
     try:
         with os.fdopen(fd, "wb") as out:
-            async for chunk in store.download(layout.etcd_archive_key(record.name, prefix=prefix)):
+            chunks = store.download(key)
+            if opening is not None:
+                chunks = age.decrypted(chunks, opening, what=key)
+            async for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
                 out.write(chunk)
-        _check_archive(record, sha256=digest.hexdigest(), size=size)
+        if opening is None:  # decrypted() checked the ciphertext against the record
+            _check_archive(record, sha256=digest.hexdigest(), size=size)
     except BaseException:
         os.unlink(name)
         raise

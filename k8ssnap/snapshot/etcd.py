@@ -16,6 +16,12 @@ Order matters for what a failure leaves behind:
    a completed object whose size is not what was written is deleted;
 5. the record is stored beside the archive.
 
+With ``recipients`` the archive is age-encrypted on its way to the store
+(:class:`~k8ssnap.store.age.EncryptingUpload`, in a worker thread, memory
+still flat) under ``<name>.tgz.age``; the record then holds the
+ciphertext's SHA-256 and size and the recipients' public keys, so the PKI's
+private keys never reach the bucket in the clear.
+
 The revision is the one etcd reported just before the stream opened; the
 snapshot holds at least that revision.
 """
@@ -34,7 +40,7 @@ from k8ssnap.archive.etcd import CHECKSUM_SIZE, EtcdArchiveWriter, EtcdMember, E
 from k8ssnap.etcd import pkifiles
 from k8ssnap.etcd.client import EtcdClient, EtcdTls
 from k8ssnap.etcd.stream import SnapshotVerifier
-from k8ssnap.store import layout
+from k8ssnap.store import age, layout
 from k8ssnap.store.objectstore import ObjectStore, Upload
 from k8ssnap.store.snapshots import SnapshotStore
 
@@ -53,6 +59,8 @@ class EtcdSnapshotJob:
     certificates_only: bool = False
     key_prefix: str = ""
     gzip_level: int = 6
+    recipients: age.Recipients | None = None
+    """Encrypt the archive to these age recipients (stored as ``etcd/<name>.tgz.age``)."""
 
 
 class EtcdSnapshotEngine:
@@ -104,10 +112,12 @@ async def take_etcd_snapshot(*, job: EtcdSnapshotJob, store: ObjectStore, now: d
             pki_files=tuple(f.name for f in files),
             private_keys=any(f.private_key for f in files),
         )
-        upload = store.upload(
-            layout.etcd_archive_key(job.name, prefix=job.key_prefix),
+        plain = store.upload(
+            layout.etcd_archive_key(job.name, prefix=job.key_prefix, encrypted=job.recipients is not None),
             metadata=layout.etcd_archive_metadata(job.name),
         )
+        sealed = None if job.recipients is None else age.EncryptingUpload(plain, job.recipients)
+        upload: Upload = plain if sealed is None else sealed
         writer = EtcdArchiveWriter(snapshot_name=job.name, mtime=now, level=job.gzip_level)
         try:
             record = await _stream(client=client, upload=upload, writer=writer, record=record, files=files)
@@ -117,14 +127,18 @@ async def take_etcd_snapshot(*, job: EtcdSnapshotJob, store: ObjectStore, now: d
             raise
     finally:
         await client.close()
-    if kept.size != writer.size:  # as the Snapshot engine: a short object is deleted, never recorded
+    sha256, size = writer.sha256, writer.size
+    recipients: tuple[str, ...] = ()
+    if sealed is not None and job.recipients is not None:  # the stored object is the ciphertext
+        sha256, size, recipients = sealed.sha256, sealed.size, job.recipients.keys
+    if kept.size != size:  # as the Snapshot engine: a short object is deleted, never recorded
         with contextlib.suppress(errors.StoreError):
             await store.delete(kept.key)
         raise errors.StorePermanent(
             f"the object store kept {kept.size} bytes of archive {kept.key}, "
-            f"but {writer.size} were written; the broken archive was deleted"
+            f"but {size} were written; the broken archive was deleted"
         )
-    stored = dataclasses.replace(record, sha256=writer.sha256, size=writer.size)
+    stored = dataclasses.replace(record, sha256=sha256, size=size, recipients=recipients)
     await store.put(layout.etcd_record_key(job.name, prefix=job.key_prefix), stored.to_json(), metadata={})
     log.info(
         "etcd snapshot %s: %d bytes of database, archive %d bytes", job.name, stored.db_size, stored.size

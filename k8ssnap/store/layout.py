@@ -80,9 +80,14 @@ ETCD_FORMAT_VERSION = "etcd-1"
 ETCD_SNAPSHOT_KEY = "k8ssnap-etcd-snapshot"
 
 
-def etcd_archive_key(name: str, *, prefix: str = "") -> str:
-    """The key of EtcdSnapshot ``name``'s archive."""
-    return f"{prefix}{ETCD_FOLDER}{name}{ARCHIVE_SUFFIX}"
+def etcd_archive_key(name: str, *, prefix: str = "", encrypted: bool = False) -> str:
+    """The key of EtcdSnapshot ``name``'s archive (its age-encrypted form if ``encrypted``)."""
+    return f"{prefix}{ETCD_FOLDER}{name}{ENCRYPTED_SUFFIX if encrypted else ARCHIVE_SUFFIX}"
+
+
+def etcd_archive_keys(name: str, *, prefix: str = "") -> tuple[str, str]:
+    """Both keys EtcdSnapshot ``name``'s archive may have (to delete it, whichever it is)."""
+    return etcd_archive_key(name, prefix=prefix), etcd_archive_key(name, prefix=prefix, encrypted=True)
 
 
 def etcd_record_key(name: str, *, prefix: str = "") -> str:

@@ -28,9 +28,9 @@ import pytest
 
 from k8ssnap.devenv import build, cluster, env, process
 from k8ssnap.devenv.pki import ClusterPki
-from k8ssnap.store import layout
+from k8ssnap.store import age, layout
 from k8ssnap.store.s3 import S3Store
-from tests.conftest import CONTROLLER_NS, OBJECTSTORE, Kubectl, yaml_of
+from tests.conftest import CONTROLLER_NS, OBJECTSTORE, Kubectl, s3_settings, yaml_of
 from tests.controllerproc import ControllerProcess
 from tests.crs import wait_phase
 
@@ -272,3 +272,61 @@ def test_the_control_plane_overlay_renders_the_mounts_and_flags(devenv: env.Envi
     )
     for needle in needles:
         assert needle in rendered, needle
+
+
+async def test_an_encrypted_etcd_snapshot_is_ciphertext_in_s3_and_restores_only_with_its_identity(
+    devenv: env.EnvironmentInfo, cluster_c: ClusterC, tmp_path: Path
+) -> None:
+    """The ObjectstoreConfig's age recipients encrypt the etcd archive (CA key included);
+    etcd-restore refuses without --identity and restores the PKI with it."""
+    c = cluster_c
+    identity, recipient = age.generate()
+    (tmp_path / "identity.txt").write_text(identity + "\n")
+    c.kubectl("create", "secret", "generic", "etcd-recipients", "-n", CONTROLLER_NS,
+              f"--from-literal=recipients={recipient}")  # fmt: skip
+    encryption = {"spec": {"encryption": {"recipientsSecret": {"name": "etcd-recipients"}}}}
+    c.kubectl("patch", "objectstoreconfig", OBJECTSTORE, "-n", CONTROLLER_NS, "--type=merge",
+              "-p", json.dumps(encryption))  # fmt: skip
+    controller = ControllerProcess(
+        kubeconfig=c.info.kubeconfig, namespace=CONTROLLER_NS, log=tmp_path / "controller-c.log",
+        extra=[f"--pki-root={c.folder}", "--createbucket"],
+    )  # fmt: skip
+    controller.start()
+    try:
+        c.kubectl("create", "-f", "-", input=_etcd_snapshot("sealed", endpoints=[c.info.etcd_url], pki="pki"))
+        snap = wait_phase(c.kubectl, "etcdsnapshot", "sealed", "Completed", timeout=180)
+    finally:
+        controller.stop()
+    assert snap["status"]["privateKeys"] is True
+
+    store = await S3Store.open(s3_settings(devenv, bucket=c.bucket))
+    try:
+        keys = [o.key async for o in store.list(layout.ETCD_FOLDER)]
+        sealed = layout.etcd_archive_key("sealed", encrypted=True)
+        assert sorted(keys) == [sealed, layout.etcd_record_key("sealed")]  # no plaintext .tgz
+        ciphertext = await store.get(sealed)
+        record = json.loads(await store.get(layout.etcd_record_key("sealed")))
+    finally:
+        await store.close()
+    ca_key = (c.folder / "pki" / "ca.key").read_bytes()
+    assert ciphertext.startswith(b"age-encryption.org/v1\n") and b"PRIVATE KEY" not in ciphertext
+    assert ca_key.splitlines()[1] not in ciphertext
+    assert record["encryption"] == {"format": age.FORMAT, "recipients": [recipient]}
+    assert record["size"] == len(ciphertext) == snap["status"]["storedFileSize"]
+    assert identity not in json.dumps(record)
+
+    etcdutl = str(build.ensure_etcdutl() / "etcdutl")
+    data_dir, pki_dir, peer = tmp_path / "restored-etcd", tmp_path / "restored-pki", process.free_port()
+    member = ("--name", "restored", "--initial-cluster", f"restored=http://127.0.0.1:{peer}",
+              "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}")  # fmt: skip
+    common = ("sealed", "--bucket", c.bucket, "--data-dir", str(data_dir), "--pki-dir", str(pki_dir))
+    refused = _etcd_restore(devenv, *common, "--etcdutl", etcdutl, *member)
+    assert refused.returncode == 1 and "pass --identity FILE" in refused.stderr, refused.stderr
+    assert not pki_dir.exists() and not data_dir.exists()
+    restored = _etcd_restore(
+        devenv, *common, "--etcdutl", etcdutl, "--identity", str(tmp_path / "identity.txt"), *member
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert (pki_dir / "ca.key").read_bytes() == ca_key
+    assert stat.S_IMODE((pki_dir / "ca.key").stat().st_mode) == 0o600
+    assert (data_dir / "member").is_dir()

@@ -8,6 +8,7 @@ import pytest
 
 from k8ssnap.api import constants
 from k8ssnap.archive.index import RecordedEncryption, RecordedSpec, StoredRecord
+from k8ssnap.controllers.etcdsnapshots import EtcdSnapshotReconciler
 from k8ssnap.controllers.restores import RestoreReconciler
 from k8ssnap.controllers.snapshots import SnapshotReconciler
 from k8ssnap.runtime.source import ObjectKey
@@ -15,10 +16,13 @@ from k8ssnap.store import age
 from k8ssnap.testing.adapters import FakeStores
 from tests.unit.controllers.fakes import (
     NS,
+    FakeEtcdEngine,
     FakeRestoreEngine,
     FakeSnapshotEngine,
     World,
     archive_index,
+    etcd_record,
+    etcd_snapshot,
     restore,
     restore_result,
     secret,
@@ -159,3 +163,41 @@ async def test_a_recipients_secret_holding_a_secret_key_fails_the_snapshot(
     assert failed["phase"] == "Failed" and "is a secret key" in failed["reason"]
     assert IDENTITY not in failed["reason"]
     assert engine.jobs == []
+
+
+@pytest.mark.parametrize(
+    ("store_ref", "expected"), [(None, None), ("store-keys", (RECIPIENT, OTHER_RECIPIENT))]
+)
+async def test_an_etcd_snapshot_encrypts_to_its_stores_recipients(
+    w: World, store_config: dict[str, Any], store_ref: str | None, expected: tuple[str, ...] | None
+) -> None:
+    path, obj = secret("store-keys", {"recipients": f"{RECIPIENT}\n{OTHER_RECIPIENT}\n"})
+    w.kube.objects[path] = obj
+    if store_ref is not None:
+        store_config.update({"recipientsSecret": {"name": store_ref}})
+    w.put(constants.ETCD_SNAPSHOT, etcd_snapshot(phase="InQueue", spec={"endpoints": ["http://127.0.0.1:1"]}))
+    engine = FakeEtcdEngine(record=etcd_record())
+    await EtcdSnapshotReconciler(w.ctx, engine).reconcile(ObjectKey(NS, "etcd1"))
+    [job] = engine.jobs
+    assert (None if job.recipients is None else job.recipients.keys) == expected
+
+
+@pytest.mark.parametrize(
+    ("secrets", "says"),
+    [({}, "store-keys"), ({"store-keys": {"recipients": IDENTITY}}, "is a secret key")],
+)
+async def test_an_etcd_snapshot_whose_recipients_cannot_be_read_fails_before_etcd_is_read(
+    w: World, store: FakeStores, store_config: dict[str, Any], secrets: dict[str, dict[str, str]], says: str
+) -> None:
+    """Fail closed: an ObjectstoreConfig asking for encryption never gets a plaintext etcd archive."""
+    for name, data in secrets.items():
+        path, obj = secret(name, data)
+        w.kube.objects[path] = obj
+    store_config.update({"recipientsSecret": {"name": "store-keys"}})
+    w.put(constants.ETCD_SNAPSHOT, etcd_snapshot(phase="InQueue", spec={"endpoints": ["http://127.0.0.1:1"]}))
+    engine = FakeEtcdEngine(record=etcd_record())
+    await EtcdSnapshotReconciler(w.ctx, engine).reconcile(ObjectKey(NS, "etcd1"))
+    failed = w.kube.writes()[-1].body["status"]
+    assert failed["phase"] == "Failed" and says in failed["reason"]
+    assert IDENTITY not in failed["reason"]
+    assert engine.jobs == [] and not store.bucket.blobs

@@ -124,9 +124,12 @@ async def test_a_spec_without_endpoints_fails() -> None:
     assert "spec.endpoints" in _status_writes(w)[-1]["reason"]
 
 
-async def test_deleting_removes_archive_and_record_then_the_finalizer(store: FakeStores) -> None:
+@pytest.mark.parametrize("encrypted", [False, True])
+async def test_deleting_removes_archive_and_record_then_the_finalizer(
+    store: FakeStores, encrypted: bool
+) -> None:
     w = _world(store)
-    store.bucket.add(layout.etcd_archive_key("etcd1", prefix="team/"), b"x", metadata={})
+    store.bucket.add(layout.etcd_archive_key("etcd1", prefix="team/", encrypted=encrypted), b"x", metadata={})
     store.bucket.add(layout.etcd_record_key("etcd1", prefix="team/"), b"{}", metadata={})
     obj = etcd_snapshot(phase="Completed")
     obj["metadata"]["deletionTimestamp"] = fakes.ts(fakes.utcnow())
