@@ -39,9 +39,7 @@ from tests.conftest import Kubectl
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.timeout(1800),  # the fixture may build images and imports ~0.5 GB into each node
-    pytest.mark.skipif(
-        os.environ.get("K8SSNAP_NODES") != "1", reason="node e2e is opt-in: K8SSNAP_NODES=1 (needs root)"
-    ),
+    pytest.mark.nodes,  # opt-in: ./scripts/test --nodes selects it (needs root); it never skips
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
