@@ -15,11 +15,11 @@ skips ``snapshot.json`` so the kubeconfig never leaves the archive.
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 import orjson
 
+from k8ssnap.domain import names
 from k8ssnap.domain.paths import parse_path
 from k8ssnap.errors import ArchiveError
 
@@ -35,12 +35,11 @@ SUFFIX: Final = ".json"
 _LEGACY_NAMESPACES = "namespaces/"
 _LEGACY_CRDS = "crds/"
 _CRD_GROUP = "apiextensions.k8s.io"
-_SNAPSHOT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 def check_snapshot_name(name: str) -> str:
     """``name`` if it is a valid Kubernetes object name (DNS subdomain), else ValueError."""
-    if not _SNAPSHOT_NAME.match(name):
+    if not names.is_object_name(name):
         raise ValueError(f"invalid snapshot name {name!r}")
     return name
 

@@ -20,12 +20,19 @@ from k8ssnap import errors
 from k8ssnap.api.meta import KubeconfigRef
 from k8ssnap.controllers import insecure
 from k8ssnap.controllers.context import Context, Subject
+from k8ssnap.domain import names
 from k8ssnap.kube.api import KubeApi
 from k8ssnap.kube.client import KubeClient
 
 
 async def secret_value(ctx: Context, *, name: str, key: str, what: str) -> str:
-    """One key of a Secret in the controller's namespace, decoded; ConfigError if missing."""
+    """One key of a Secret in the controller's namespace, decoded; ConfigError if missing.
+
+    ``name`` comes from a custom resource, so it is checked against the API server's
+    own name rule before it goes into a path: "../../kube-system/secrets/x" must not
+    make the controller read a Secret of another namespace."""
+    if not names.is_object_name(name):
+        raise errors.ConfigError(f"{what}: {name!r} is not a Secret name")
     try:
         secret = await ctx.kube.get(f"/api/v1/namespaces/{ctx.settings.namespace}/secrets/{name}")
     except errors.NotFound:

@@ -124,6 +124,21 @@ async def test_fault_1_an_exec_kubeconfig_in_a_secret_fails_with_a_reason_naming
             pass
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["../../kube-system/secrets/admin", "../kc", "kc/../other", "KC", "a..b", "", "kc?watch=1", "x" * 300],
+)
+async def test_a_secret_name_from_a_resource_never_leaves_the_controllers_namespace(name: str) -> None:
+    """Every Secret a custom resource names (kubeconfigSecret, credentials, identities,
+    recipients, etcd TLS) is read through one function, which checks the name first."""
+    w = world()
+    ref = KubeconfigRef(secret=SecretKeyRef(name=name, key="kubeconfig"))
+    with pytest.raises(errors.ConfigError, match="is not a Secret name"):
+        async with clusters.KubeconfigConnector()(w.ctx, ref, subject=_subject()):
+            pass
+    assert not [call for call in w.kube.calls if "/secrets/" in call.path]  # nothing was asked
+
+
 # --- fault 14: every insecure TLS use is logged and posted ---------------------------------
 
 
