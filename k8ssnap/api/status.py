@@ -40,6 +40,7 @@ from k8ssnap.api.constants import (
 )
 from k8ssnap.api.resources import ObjectstoreConfigStatus, RestoreStatus, SnapshotStatus
 from k8ssnap.api.types import RawObjectstoreConfigStatus, RawRestoreStatus, RawSnapshotStatus
+from k8ssnap.domain.entries import ResultCounts
 
 #: Characters of list entries one status may hold, all lists together.
 STATUS_LISTS_BUDGET: Final = 1_000_000
@@ -162,7 +163,8 @@ def snapshot_invalidated(previous: SnapshotStatus, *, reason: str) -> RawSnapsho
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RestoreOutcome:
-    """What a restore did, entry by entry; the counts follow from the lists.
+    """What a restore did, entry by entry; the counts follow from the lists unless ``counts`` says
+    how long they were before they were cut.
 
     Entries are API paths; ``excluded`` ones read ``"<path>,(<reason>)"`` and
     ``failed`` ones ``"<path>,<error>"``, as k8s-snap wrote them.
@@ -176,6 +178,20 @@ class RestoreOutcome:
     converted: Sequence[str] = ()
     num_preference_excluded: int = 0
     num_snapshot_contents: int = 0
+    counts: ResultCounts | None = None
+
+    def totals(self) -> ResultCounts:
+        """Each list's length before any cut."""
+        if self.counts is not None:
+            return self.counts
+        return ResultCounts(
+            excluded=len(self.excluded),
+            created=len(self.created),
+            updated=len(self.updated),
+            already_existed=len(self.already_existed),
+            failed=len(self.failed),
+            converted=len(self.converted),
+        )
 
 
 def restore_status_json(status: RestoreStatus) -> RawRestoreStatus:
@@ -299,6 +315,7 @@ def _with_outcome(status: RestoreStatus, outcome: RestoreOutcome) -> RestoreStat
         ),
         entries=MAX_RESULT_ENTRIES,
     )
+    totals = outcome.totals()
     return replace(
         status,
         excluded=excluded,
@@ -307,12 +324,12 @@ def _with_outcome(status: RestoreStatus, outcome: RestoreOutcome) -> RestoreStat
         already_existed=already_existed,
         failed=failed,
         converted=converted,
-        num_excluded=len(outcome.excluded),
-        num_created=len(outcome.created),
-        num_updated=len(outcome.updated),
-        num_already_existed=len(outcome.already_existed),
-        num_failed=len(outcome.failed),
-        num_converted=len(outcome.converted),
+        num_excluded=totals.excluded,
+        num_created=totals.created,
+        num_updated=totals.updated,
+        num_already_existed=totals.already_existed,
+        num_failed=totals.failed,
+        num_converted=totals.converted,
         num_preference_excluded=_non_negative(outcome.num_preference_excluded, "num_preference_excluded"),
         num_snapshot_contents=_non_negative(outcome.num_snapshot_contents, "num_snapshot_contents"),
     )

@@ -153,6 +153,7 @@ class RestoreReconciler:
             converted=result.converted,
             num_preference_excluded=result.num_preference_excluded,
             num_snapshot_contents=result.num_snapshot_contents,
+            counts=result.counts,
         )
         body = status.restore_completed(
             outcome=outcome,
@@ -161,14 +162,15 @@ class RestoreReconciler:
             preserve_until=until,
             snapshot_name=self._claimed(job),
         )
-        counts = (len(result.created), len(result.updated), len(result.already_existed), len(result.failed))
+        totals = result.totals
+        counts = (totals.created, totals.updated, totals.already_existed, totals.failed)
         done = (
             "would create {}, would update {}, exist {}, would fail {}"
             if job.spec.dry_run
             else ("created {}, updated {}, existed {}, failed {}")
         )
         message = f"{'dry run, nothing written: ' if job.spec.dry_run else ''}{done.format(*counts)}, " + (
-            f"excluded {len(result.excluded)}"
+            f"excluded {totals.excluded}"
         )
         return lifecycle.Done(status=body, message=message, record=lambda: self._record(job.name, result))
 
@@ -257,11 +259,13 @@ class RestoreReconciler:
                 overwrite_existing=preference.overwrite_existing,
                 decryption=decryption,
                 dry_run=restore.spec.dry_run,
+                result_entries=status.MAX_RESULT_ENTRIES,
             )
             async with self.ctx.clusters(self.ctx, restore.spec.kubeconfig, subject=subject) as kube:
                 return await self.engine.run(job, kube=kube, store=store)
 
     def _record(self, name: str, result: RestoreResult) -> None:
-        counts = (result.created, result.updated, result.already_existed, result.failed, result.excluded)
-        for outcome, entries in zip(_OUTCOMES, counts, strict=True):
-            self._objects.labels(restore=name, outcome=outcome).set(len(entries))
+        totals = result.totals
+        counts = (totals.created, totals.updated, totals.already_existed, totals.failed, totals.excluded)
+        for outcome, count in zip(_OUTCOMES, counts, strict=True):
+            self._objects.labels(restore=name, outcome=outcome).set(count)

@@ -101,7 +101,7 @@ class RestoreEngine:
         progress: Progress | None = None,
     ) -> RestoreResult:
         """Restore ``job``'s archive into the cluster behind ``kube``; see the module contract."""
-        ledger = Ledger(progress=progress)
+        ledger = Ledger(progress=progress, keep=job.result_entries, remember=_REMEMBERED)
         async with await Spool.create(parent=self._spool_dir) as spool:
             intake = await take_in(job, store=store, spool=spool)
             found = await retry.retrying(
@@ -136,13 +136,17 @@ class RestoreEngine:
             "%s of %s: %d created, %d updated, %d already existed, %d excluded, %d failed",
             "dry run" if job.dry_run else "restore",
             job.snapshot_name,
-            len(result.created),
-            len(result.updated),
-            len(result.already_existed),
-            len(result.excluded),
-            len(result.failed),
+            result.totals.created,
+            result.totals.updated,
+            result.totals.already_existed,
+            result.totals.excluded,
+            result.totals.failed,
         )
         return result
+
+
+#: The resources whose restored paths the steps after a tier need, whatever the job's ``result_entries``.
+_REMEMBERED = (kinds.NAMESPACES, kinds.CRDS, kinds.PERSISTENT_VOLUME_CLAIMS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,7 +249,7 @@ class _Run:
             target_path, outcome = ref.path, Outcome.CREATED
         if converted is not None:
             self.ledger.converted(target_path, converted)
-        self.ledger.placed(target_path, outcome)
+        self.ledger.placed(target_path, outcome, resource=ref.group_resource)
 
     def _unchecked(self, ref: ObjectRef, error: Exception) -> bool:
         """Dry run: whether ``error`` only says that an earlier would-create does not exist yet."""
@@ -257,8 +261,11 @@ class _Run:
         return isinstance(error, errors.NotFound) and (kinds.NAMESPACES, namespace or "") in self.planned
 
     def _would_create(self, *resources: GroupResource) -> frozenset[tuple[GroupResource, str]]:
-        found = (parse_path(path) for path in self.ledger.paths(Outcome.CREATED))
-        return frozenset((ref.group_resource, ref.name) for ref in found if ref.group_resource in resources)
+        return frozenset(
+            (resource, parse_path(path).name)
+            for resource in resources
+            for path in self.ledger.paths(resource, Outcome.CREATED)
+        )
 
     async def _after_crds(self) -> None:
         """Wait for restored CRDs to be Established and served, within ``crd_timeout`` in all."""
@@ -287,10 +294,12 @@ class _Run:
             self.kube, claims, timeout=timeout, concurrency=self.limits.concurrency
         )
         for path in sorted(set(claims) - bound):
-            self.ledger.not_bound(path, f"created but not Bound within {timeout:g} s")
+            self.ledger.not_bound(
+                path, f"created but not Bound within {timeout:g} s", resource=kinds.PERSISTENT_VOLUME_CLAIMS
+            )
 
     def _placed_of(self, resource: GroupResource, *outcomes: Outcome) -> list[str]:
-        return [path for path in self.ledger.paths(*outcomes) if parse_path(path).group_resource == resource]
+        return self.ledger.paths(resource, *outcomes)
 
 
 def identity_mismatch(ref: ObjectRef, obj: dict[str, Any]) -> str | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from k8ssnap import retry
+from k8ssnap.domain.entries import ResultCounts
 from k8ssnap.domain.preference import Preference
 from k8ssnap.store import age
 
@@ -55,6 +56,9 @@ class RestoreJob:
     dry_run: bool = False
     backoff: retry.Backoff = field(default_factory=_default_backoff)
     decryption: age.Decryption | None = None
+    result_entries: int | None = None
+    """Keep at most this many entries of each result list (their first, sorted); None keeps all.
+    The counts stay exact; memory then stays flat however large the archive."""
 
     @property
     def overwrites(self) -> bool:
@@ -78,3 +82,20 @@ class RestoreResult:
     #: ``"<destination path>,converted from <gv> to <gv>"``, one per object sent at another version.
     converted: tuple[str, ...] = ()
     dry_run: bool = False
+    #: How long each list was before it was cut to ``RestoreJob.result_entries``;
+    #: None when nothing was counted apart (then the lists are whole).
+    counts: ResultCounts | None = None
+
+    @property
+    def totals(self) -> ResultCounts:
+        """How many objects each list stands for (more than it holds when it was cut)."""
+        if self.counts is not None:
+            return self.counts
+        return ResultCounts(
+            excluded=len(self.excluded),
+            created=len(self.created),
+            updated=len(self.updated),
+            already_existed=len(self.already_existed),
+            failed=len(self.failed),
+            converted=len(self.converted),
+        )

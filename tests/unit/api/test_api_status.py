@@ -13,6 +13,7 @@ import pytest
 from k8ssnap.api import status
 from k8ssnap.api.resources import parse_objectstore_config, parse_restore, parse_snapshot
 from k8ssnap.api.status import RestoreOutcome
+from k8ssnap.domain.entries import ResultCounts
 from tests.unit.api import api_reference_examples as ref
 
 T0 = datetime(2019, 5, 20, 3, 45, 8, 123456, tzinfo=UTC)
@@ -256,6 +257,21 @@ def test_long_lists_are_cut_but_counts_stay() -> None:
     assert restore["failed"] == ["/api/v1/x,boom"]  # failures are kept first
     assert restore["created"] == paths[:2]
     assert (restore["numCreated"], restore["numFailed"]) == (10, 1)
+
+
+def test_counts_of_lists_cut_before_the_status_win_over_their_lengths() -> None:
+    """The controller's ledger keeps only a sorted prefix of each list; the counts it made stay."""
+    outcome = RestoreOutcome(
+        created=["/api/v1/namespaces/a"],
+        failed=["/api/v1/x,boom"],
+        counts=ResultCounts(created=140_000, failed=3, excluded=7),
+    )
+    restore = status.restore_completed(
+        outcome=outcome, resource_version="1", timestamp=T0, preserve_until=UNTIL
+    )
+    assert restore["created"] == ["/api/v1/namespaces/a"]
+    assert (restore["numCreated"], restore["numFailed"], restore["numExcluded"]) == (140_000, 3, 7)
+    assert restore["excluded"] is None
 
 
 def test_default_budget_fits_a_large_cluster() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -11,6 +12,7 @@ from k8ssnap import errors
 from k8ssnap.api import constants, status
 from k8ssnap.archive.index import RecordedSpec, StoredRecord
 from k8ssnap.controllers.restores import MAX_STATUS_ENTRIES, RestoreReconciler
+from k8ssnap.domain.entries import ResultCounts
 from k8ssnap.domain.preference import Preference
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
@@ -260,6 +262,7 @@ async def test_the_engine_gets_the_snapshots_store_and_its_record(w: World, stor
     assert (job.expected_sha256, job.expected_size) == ("cd" * 32, 4321)
     assert job.preference == Preference.default()
     assert job.overwrite_existing is False
+    assert job.result_entries == MAX_STATUS_ENTRIES  # the ledger keeps no more than the status shows
     assert engine.kubes == [w.ctx.kube]
     assert [s.objects for s in engine.stores] == [store.bucket]
 
@@ -344,6 +347,24 @@ async def test_long_result_lists_are_capped_but_counted(w: World, store: FakeSto
     for attr, other in LISTS.items():
         if attr != field:
             assert body[other] == list(getattr(result, attr))
+
+
+async def test_counts_of_lists_the_engine_cut_are_reported_and_recorded(w: World, store: FakeStores) -> None:
+    result = dataclasses.replace(
+        restore_result(created=("/api/v1/namespaces/a",)),
+        counts=ResultCounts(created=140_000, failed=2, excluded=5),
+    )
+    w.put(constants.SNAPSHOT, completed_snapshot())
+    w.put(RST, restore(phase="InQueue"))
+
+    await reconciler(w, FakeRestoreEngine(result=result)).reconcile(KEY)
+
+    body = w.kube.writes()[-1].body["status"]
+    assert body["created"] == ["/api/v1/namespaces/a"]
+    assert (body["numCreated"], body["numFailed"], body["numExcluded"]) == (140_000, 2, 5)
+    text = w.ctx.metrics.render()
+    assert 'k8ssnap_restore_objects{outcome="created",restore="rst"} 140000.0' in text
+    assert 'k8ssnap_restore_objects{outcome="failed",restore="rst"} 2.0' in text
 
 
 @pytest.mark.parametrize(
