@@ -60,6 +60,18 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also take the snapshot age-encrypted right after the plain one, and compare",
     )
+    p.add_argument(
+        "--peer",
+        choices=["velero"],
+        default="",
+        help="also run this peer's backup and restore on the same clusters and S3, and compare (velero)",
+    )
+    p.add_argument(
+        "--peer-restore-limit",
+        type=float,
+        default=1200.0,
+        help="seconds to wait for the peer's restore; after that its progress and rate so far count (1200)",
+    )
     return p
 
 
@@ -97,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir=args.workdir.resolve(),
         timeout=args.timeout,
         encrypted=args.encrypted,
+        peer=args.peer,
+        peer_restore_limit=args.peer_restore_limit,
     )
     run = report.Run(
         started=started.isoformat(),
@@ -110,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "create_floor_concurrency": settings.restore_concurrency,
             "fill_concurrency": FILL_CONCURRENCY,
             "page_size": 500,
+            "peer": args.peer,
+            "peer_restore_limit": args.peer_restore_limit,
         },
         machine=_machine(),
     )

@@ -16,10 +16,15 @@ from typing import Any
 
 MB = 1_000_000
 
-SNAPSHOT_TARGET = 1.25
-RESTORE_TARGET = 1.5
+SNAPSHOT_TARGET = 2.0
+RESTORE_TARGET = 1.15
 RSS_TARGET_MB = 200.0
 RSS_TARGET_OBJECTS = 100_000
+IDLE_RSS_TARGET_MB = 80.0
+PEER_SNAPSHOT_TARGET = 10.0
+"""k8ssnap's snapshot objects/s over Velero's backup objects/s, at least."""
+PEER_RESTORE_TARGET = 20.0
+"""k8ssnap's restore objects/s over Velero's restore objects/s, at least."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,15 @@ class ScaleResult:
     notes: list[str] = field(default_factory=list)
     encrypted: dict[str, float] = field(default_factory=dict)
     """``--encrypted``: the age-encrypted snapshot's figures beside the plain one's."""
+    peer: dict[str, Any] = field(default_factory=dict)
+    """``--peer velero``: Velero's backup and restore (``bench.velero.PeerResult.to_json``)."""
+
+    def peer_measure(self, step: str) -> Measure | None:
+        """The peer's ``backup`` or ``restore`` as objects in seconds, if it ran."""
+        if not self.peer:
+            return None
+        run = self.peer[step]
+        return Measure(int(run["objects"]), float(run["seconds"]))
 
     @property
     def snapshot_ratio(self) -> float:
@@ -109,6 +123,13 @@ class Run:
                 r.restore_ratio <= RESTORE_TARGET,
                 f"{r.restore_ratio:.2f}x",
             ))  # fmt: skip
+        for r in self.results:
+            out += _peer_verdicts(r)
+        out.append((
+            f"controller idle RSS under {IDLE_RSS_TARGET_MB:.0f} MB",
+            max(r.rss_baseline for r in self.results) / MB < IDLE_RSS_TARGET_MB,
+            ", ".join(f"x{r.scale}: {r.rss_baseline / MB:.1f} MB" for r in self.results),
+        ))  # fmt: skip
         big = [r for r in self.results if r.cluster_objects >= RSS_TARGET_OBJECTS]
         if big:
             worst = max(big, key=lambda r: r.rss_peak)
@@ -146,6 +167,21 @@ class Run:
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
 
+def _peer_verdicts(r: ScaleResult) -> list[tuple[str, bool | None, str]]:
+    backup, restore = r.peer_measure("backup"), r.peer_measure("restore")
+    if backup is None or restore is None:
+        return []
+    faster_snapshot = r.snapshot.rate / backup.rate if backup.rate else float("inf")
+    faster_restore = r.restore.rate / restore.rate if restore.rate else float("inf")
+    partial = " (Velero's restore stopped early: its rate so far)" if r.peer["restore"]["partial"] else ""
+    return [
+        (f"x{r.scale} snapshot at least {PEER_SNAPSHOT_TARGET:.0f}x Velero's backup speed",
+         faster_snapshot >= PEER_SNAPSHOT_TARGET, f"{faster_snapshot:.1f}x"),
+        (f"x{r.scale} restore at least {PEER_RESTORE_TARGET:.0f}x Velero's restore speed",
+         faster_restore >= PEER_RESTORE_TARGET, f"{faster_restore:.1f}x{partial}"),
+    ]  # fmt: skip
+
+
 def _row(cells: list[str], widths: list[int]) -> str:
     return (
         "| "
@@ -180,6 +216,15 @@ def table(run: Run) -> str:
             [scale, "k8ssnap restore", *_cells(r.restore), f"{r.restore_ratio:.2f}", cpu.get("restore", ""),
              f"{r.rss_peak / MB:.0f}", ""],
         ]  # fmt: skip
+        backup, restore = r.peer_measure("backup"), r.peer_measure("restore")
+        if backup is not None and restore is not None:
+            partial = " (stopped)" if r.peer["restore"]["partial"] else ""
+            rows += [
+                [scale, "Velero backup", *_cells(backup), f"{ratio(backup, r.list_floor):.2f}", "",
+                 f"{r.peer['backup_peak_rss'] / MB:.0f}", ""],
+                [scale, f"Velero restore{partial}", *_cells(restore),
+                 f"{ratio(restore, r.create_floor):.2f}", "", f"{r.peer['restore_peak_rss'] / MB:.0f}", ""],
+            ]  # fmt: skip
     widths = [max(len(x) for x in column) for column in zip(header, *rows, strict=True)]
     lines = [_row(header, widths), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     lines += [_row(row, widths) for row in rows]

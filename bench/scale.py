@@ -12,6 +12,8 @@
 5. An empty cluster b: the create floor creates the population in it.
 6. Another empty cluster b: one Restore of the snapshot, timed to Completed.
 7. The controller's peak RSS (VmHWM) after the snapshot and at the end.
+8. With ``--peer velero``: Velero's backup of a and its restore into
+   another empty cluster b, after k8ssnap's (bench/velero.py).
 
 Besides wall time, the CPU time of the client doing the work is recorded
 (the controller's from ``/proc/<pid>/stat``, the floor's own process
@@ -23,13 +25,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bench import creator, crs, environment, lister
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench import creator, crs, environment, lister, velero
 from bench.controllerproc import ControllerProcess
 from bench.population import Population
 from bench.rawclient import RawClient
@@ -56,6 +60,10 @@ class Settings:
     timeout: float
     encrypted: bool = False
     """Also take the snapshot encrypted with age, right after the plain one (same controller)."""
+    peer: str = ""
+    """``velero``: also run Velero's backup and restore on the same clusters (bench/velero.py)."""
+    peer_restore_limit: float = 1200.0
+    """Seconds to wait for the peer's restore before reporting its progress and rate so far."""
 
     @property
     def restore_concurrency(self) -> int:
@@ -155,6 +163,7 @@ class _ScaleRun:
                  peak_snapshot / MB, peak / MB)  # fmt: skip
         if outcomes.get("failed"):
             self.notes.append(f"the restore reported {outcomes['failed']} failed objects")
+        peer = await self._peer()
         list_floor = min(floors, key=lambda m: m.seconds)
         return ScaleResult(
             scale=self.scale,
@@ -181,7 +190,25 @@ class _ScaleRun:
             load_average=[round(x, 2) for x in (*load_before, *os.getloadavg())],
             notes=self.notes,
             encrypted=sealed or {},
+            peer=peer,
         )
+
+    async def _peer(self) -> dict[str, Any]:
+        if self.settings.peer != "velero":
+            return {}
+        result = await velero.side_by_side(
+            self.info,
+            folder=self.folder,
+            name=f"bench-x{self.scale}",
+            timeout=self.settings.timeout,
+            restore_limit=self.settings.peer_restore_limit,
+        )
+        if result.partial:
+            self.notes.append(
+                f"the Velero restore was stopped after {result.restore.seconds:.0f} s with "
+                f"{result.restore.done} of {result.restore.total} items restored; its rate is of those"
+            )
+        return result.to_json()
 
     async def _fill(self, kube: KubeClient) -> Measure:
         async with RawClient(self.kubeconfig_a, connections=FILL_CONCURRENCY) as client:
@@ -333,7 +360,10 @@ def _restore_outcomes(controller: ControllerProcess, name: str) -> dict[str, int
     """The restore's outcome counts, from the controller's ``k8ssnap_restore_objects`` gauge."""
     with urllib.request.urlopen(f"{controller.metrics_url}/metrics", timeout=10) as resp:
         text = resp.read().decode()
-    pattern = re.compile(
-        rf'^k8ssnap_restore_objects{{restore="{re.escape(name)}",outcome="(\w+)"}} (\d+)$', re.MULTILINE
-    )
-    return {outcome: int(value) for outcome, value in pattern.findall(text)}
+    return {
+        sample.labels["outcome"]: int(sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name == "k8ssnap_restore_objects"
+        for sample in family.samples
+        if sample.labels.get("restore") == name
+    }

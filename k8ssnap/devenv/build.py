@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -55,9 +55,10 @@ class BuildError(RuntimeError):
     """A build failed; the message carries the command and its output tail."""
 
 
-def _go_env() -> dict[str, str]:
+def _go_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"GOWORK": "off", "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"})
+    env.update(extra or {})
     return env
 
 
@@ -93,12 +94,13 @@ def _run(
     what: str = "",
     every: float = PROGRESS_EVERY,
     say: Say = _say,
+    env: Mapping[str, str] | None = None,
 ) -> None:
     """Run ``cmd`` with its output in ``log_file``; say every ``every`` s that ``what`` still builds."""
     log.info("building: %s", " ".join(cmd))
     started = time.monotonic()
     with log_file.open("ab") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=_go_env(), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=_go_env(env), stdout=out, stderr=subprocess.STDOUT)
         try:
             while True:
                 try:
@@ -141,7 +143,7 @@ def _complete(folder: Path, names: tuple[str, ...]) -> bool:
     return all((folder / name).is_file() for name in names)
 
 
-def _build_into(
+def build_into(
     *,
     module_dir: Path,
     target: Path,
@@ -149,7 +151,13 @@ def _build_into(
     packages: list[str],
     ldflags: str,
     tags: str = "",
+    env: Mapping[str, str] | None = None,
 ) -> None:
+    """Build ``packages`` of the wrapper module ``module_dir`` into the cache folder ``target``.
+
+    ``names`` are the binaries expected; ``env`` adds to the Go environment. The
+    folder appears whole or not at all (see the module's docstring).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.parent / f".{target.name}.lock"
     log_file = target.parent / f"{target.name}.build.log"
@@ -169,7 +177,7 @@ def _build_into(
             cmd = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", out]
             if tags:
                 cmd += ["-tags", tags]
-            _run([*cmd, *packages], cwd=module_dir, log_file=log_file, what=what)
+            _run([*cmd, *packages], cwd=module_dir, log_file=log_file, what=what, env=env)
             if not _complete(staging, names):
                 raise BuildError(f"build of {target.name} did not produce {names}")
             if target.exists():
@@ -188,7 +196,7 @@ def ensure_kubernetes(version: str = versions.KUBERNETES_VERSION) -> Path:
     """
     target = cache.bin_dir("kubernetes", version)
     if not _complete(target, KUBE_BINARIES):
-        _build_into(
+        build_into(
             module_dir=cache.repo_root() / "tools" / versions.kubernetes_module(version),
             target=target,
             names=KUBE_BINARIES,
@@ -207,7 +215,7 @@ def ensure_node(version: str = versions.KUBERNETES_VERSION) -> Path:
     """
     target = cache.bin_dir("kubernetes-node", version)
     if not _complete(target, NODE_BINARIES):
-        _build_into(
+        build_into(
             module_dir=cache.repo_root() / "tools" / "k8s-bins",
             target=target,
             names=NODE_BINARIES,
@@ -262,7 +270,7 @@ def ensure_etcd(version: str = versions.ETCD_VERSION) -> Path:
     """Return the folder with an etcd binary of ``version``, building it once."""
     target = cache.bin_dir("etcd", version)
     if not _complete(target, ETCD_BINARIES):
-        _build_into(
+        build_into(
             module_dir=cache.repo_root() / "tools" / "etcd-bin",
             target=target,
             names=ETCD_BINARIES,
@@ -280,7 +288,7 @@ def ensure_etcdutl(version: str = versions.ETCD_VERSION) -> Path:
     """
     target = cache.bin_dir("etcdutl", version)
     if not _complete(target, ETCDUTL_BINARIES):
-        _build_into(
+        build_into(
             module_dir=cache.repo_root() / "tools" / "etcdutl-bin",
             target=target,
             names=ETCDUTL_BINARIES,
@@ -298,7 +306,7 @@ def ensure_age(version: str = versions.AGE_VERSION) -> Path:
     """
     target = cache.bin_dir("age", version)
     if not _complete(target, AGE_BINARIES):
-        _build_into(
+        build_into(
             module_dir=cache.repo_root() / "tools" / "age-bin",
             target=target,
             names=AGE_BINARIES,

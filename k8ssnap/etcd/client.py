@@ -9,6 +9,9 @@ control holds etcd back while the upload is slower than the stream, so
 memory stays flat. The three calls have empty requests and their answers
 are decoded by :mod:`k8ssnap.etcd.wire`, so only ``grpcio`` is needed.
 
+grpcio is imported on first use, not with this module: it adds about 10 MB
+to the resident set of every controller, and only EtcdSnapshots need it.
+
 Failures are mapped here, once: unreachable, busy or timed out is
 :class:`k8ssnap.errors.EtcdRetriable`; refused credentials, permissions
 and anything else is :class:`k8ssnap.errors.EtcdPermanent`. Messages never
@@ -19,24 +22,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import grpc
 
 from k8ssnap.errors import EtcdError, EtcdPermanent, EtcdRetriable
 from k8ssnap.etcd import wire
 
+if TYPE_CHECKING:
+    import grpc
+
 _STATUS = "/etcdserverpb.Maintenance/Status"
 _SNAPSHOT = "/etcdserverpb.Maintenance/Snapshot"
 _MEMBERS = "/etcdserverpb.Cluster/MemberList"
-_RETRIABLE = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.ABORTED,
-    }
-)
+_RETRIABLE = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"})
+"""Names of the ``grpc.StatusCode`` members worth another try."""
 _OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
@@ -65,7 +64,7 @@ def map_rpc_error(exc: grpc.aio.AioRpcError, *, what: str, endpoint: str) -> Etc
     code = exc.code()
     detail = (exc.details() or "").splitlines()[0][:200] if exc.details() else ""
     text = f"etcd at {endpoint}: {what} failed: {code.name.lower()}" + (f" ({detail})" if detail else "")
-    return EtcdRetriable(text) if code in _RETRIABLE else EtcdPermanent(text)
+    return EtcdRetriable(text) if code.name in _RETRIABLE else EtcdPermanent(text)
 
 
 def _target(endpoint: str, *, tls: EtcdTls | None) -> tuple[str, bool]:
@@ -99,6 +98,8 @@ class EtcdClient:
         return f"<EtcdClient {self.endpoint or [t[0] for t in self._targets]}>"
 
     def _open(self, target: str, *, secure: bool) -> grpc.aio.Channel:
+        import grpc  # on first use: see the module docstring
+
         if not secure:
             return grpc.aio.insecure_channel(target, options=_OPTIONS)
         if self._tls is None:
@@ -110,6 +111,8 @@ class EtcdClient:
 
     async def status(self) -> wire.Status:
         """Status of the first endpoint that answers, which is then used for every other call."""
+        import grpc  # on first use: see the module docstring
+
         last: EtcdError | None = None
         for url, target, secure in self._targets:
             channel = self._open(target, secure=secure)
@@ -133,6 +136,8 @@ class EtcdClient:
         return self._channel
 
     async def members(self) -> tuple[wire.Member, ...]:
+        import grpc  # on first use: see the module docstring
+
         call = self._chosen().unary_unary(_MEMBERS, request_serializer=_raw, response_deserializer=_raw)
         try:
             raw = await call(b"", timeout=self._timeout)
@@ -142,6 +147,8 @@ class EtcdClient:
 
     async def snapshot(self) -> AsyncIterator[wire.SnapshotChunk]:
         """The raw snapshot stream; check it with :class:`k8ssnap.etcd.stream.SnapshotVerifier`."""
+        import grpc  # on first use: see the module docstring
+
         call = self._chosen().unary_stream(_SNAPSHOT, request_serializer=_raw, response_deserializer=_raw)(
             b""
         )
