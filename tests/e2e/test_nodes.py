@@ -15,8 +15,8 @@ through kubectl, as a user does it:
    the snapshot waits InProgress); the Deployment starts a new Pod, it takes
    the Lease, and the snapshot completes once S3 is back.
 
-Opt-in (``K8SSNAP_NODES=1`` or ``./scripts/test --nodes``): it needs root, apt
-and, on a cold machine, about 20 minutes of builds (see the README).
+Part of the whole ``./scripts/test`` (``K8SSNAP_NODES=0`` leaves it out; with arguments,
+``--nodes`` selects it): it needs root, apt and, on a cold machine, about 20 minutes of builds (see the README).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from tests.conftest import Kubectl
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.timeout(1800),  # the fixture may build images and imports ~0.5 GB into each node
-    pytest.mark.nodes,  # opt-in: ./scripts/test --nodes selects it (needs root); it never skips
+    pytest.mark.nodes,  # selected by the whole ./scripts/test (needs root); it never skips
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
