@@ -16,7 +16,8 @@ through kubectl, as a user does it:
    the Lease, and the snapshot completes once S3 is back.
 
 Part of the whole ``./scripts/test`` (``K8SSNAP_NODES=0`` leaves it out; with arguments,
-``--nodes`` selects it): it needs root, apt and, on a cold machine, about 20 minutes of builds (see the README).
+``--nodes`` selects it): it needs root, apt and, on a cold machine, about 20 minutes
+of builds (see the README).
 """
 
 from __future__ import annotations
