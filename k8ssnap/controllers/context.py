@@ -111,6 +111,9 @@ class Context:
     list_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(5))
     store_checks: dict[str, tuple[int, float]] = field(default_factory=dict)
     """ObjectstoreConfig name -> (generation, monotonic time) of its last store check."""
+    reading: dict[str, str] = field(default_factory=dict)
+    """Restore name -> the Snapshot it was claimed with, from its claim until its run ends;
+    a Snapshot's archive is not deleted while any reads it (:mod:`k8ssnap.domain.readers`)."""
     clock: Clock = field(default_factory=RealClock)
     """Monotonic time and sleeping, for retries (a FakeClock in tests)."""
 

@@ -110,6 +110,7 @@ class RestoreReconciler:
     def _forget(self, name: str) -> None:
         """Drop the per-Restore series of a Restore that is gone (else they live forever)."""
         self._chosen.pop(name, None)
+        self.ctx.reading.pop(name, None)
         for outcome in _OUTCOMES:
             with contextlib.suppress(KeyError):
                 self._objects.remove(name, outcome)
@@ -130,6 +131,10 @@ class RestoreReconciler:
 
     async def claim(self, job: Restore) -> lifecycle.Claim:
         snapshot = self._snapshot(job)
+        if snapshot.deleting:
+            raise errors.ConfigError(f"Snapshot {snapshot.name!r} is being deleted")
+        # no await between the check above and this: the Snapshot's finalizer reads both
+        self.ctx.reading[job.name] = snapshot.name
         contents = snapshot.status.number_of_contents
         return lifecycle.Claim(
             status=status.restore_in_progress(num_snapshot_contents=contents, snapshot_name=snapshot.name),
@@ -137,8 +142,11 @@ class RestoreReconciler:
         )
 
     async def run(self, job: Restore, *, subject: Subject) -> RestoreResult:
-        snapshot = self._snapshot(job)
-        return await self._run(job, snapshot, self._preference(job), subject)
+        try:
+            snapshot = self._snapshot(job)
+            return await self._run(job, snapshot, self._preference(job), subject)
+        finally:
+            self.ctx.reading.pop(job.name, None)
 
     def report(self, job: Restore, result: RestoreResult) -> lifecycle.Done:
         until = expiry.restore_expiry(

@@ -5,7 +5,9 @@ then deletion at ``availableUntil``. Level-based: every call reads the
 cached object and moves it one step. What changed from the original:
 
 * A finalizer (``clustersnapshot.rywt.io/archive``) removes the archive
-  when the CR is deleted, also if the controller was down at the time.
+  when the CR is deleted, also if the controller was down at the time; while
+  a Restore reads the archive, the finalizer waits (a ``DeletionWaiting``
+  Event names the readers; rule in :mod:`k8ssnap.domain.readers`).
 * Expiry is scheduled with ``Requeue(after=...)`` to happen on time, not
   left to a 30 s resync.
 * Every transition decided from the cache (accepting, claiming with
@@ -39,7 +41,7 @@ from k8ssnap.api.resources import Snapshot, parse_snapshot
 from k8ssnap.archive.index import RecordedSpec
 from k8ssnap.controllers import encryption, lifecycle
 from k8ssnap.controllers.context import Context, Subject
-from k8ssnap.domain import expiry, timestamps
+from k8ssnap.domain import expiry, readers, timestamps
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.source import ObjectKey
 from k8ssnap.snapshot.engine import SnapshotJob, SnapshotOutcome
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 MAX_STATUS_CONTENTS = status.MAX_CONTENTS
 RECREATED = constants.RECREATED
 KIND = constants.SNAPSHOT
+_READERS_POLL = 5.0
+"""Seconds between looks at whether a deleted Snapshot's archive is still being read."""
 
 
 SnapshotRunner = lifecycle.Engine[SnapshotJob, SnapshotOutcome]
@@ -78,6 +82,8 @@ class SnapshotReconciler:
         )
         self._objects = m.gauge("k8ssnap_snapshot_objects", "Objects in the last snapshot.", ["snapshot"])
         self._bytes = m.gauge("k8ssnap_snapshot_bytes", "Archive bytes of the last snapshot.", ["snapshot"])
+        #: Snapshot name -> the readers its last DeletionWaiting Event named (one Event per change).
+        self._held: dict[str, tuple[str, ...]] = {}
         self._lifecycle: lifecycle.Lifecycle[Snapshot, SnapshotOutcome] = lifecycle.Lifecycle(
             ctx, self, metrics
         )
@@ -103,8 +109,7 @@ class SnapshotReconciler:
             await self._lifecycle.unparsable(raw, exc.reason)
             return None
         if snap.deleting:
-            await self._finalize(raw, snap)
-            return None
+            return await self._finalize(raw, snap)
         if not snap.has_finalizer:
             await self.ctx.add_finalizer(KIND, raw)
             return None
@@ -122,6 +127,7 @@ class SnapshotReconciler:
 
     def _forget(self, name: str) -> None:
         """Drop the per-Snapshot series of a Snapshot that is gone (else they live forever)."""
+        self._held.pop(name, None)
         for family in (self._objects, self._bytes):
             with contextlib.suppress(KeyError):
                 family.remove(name)
@@ -222,9 +228,22 @@ class SnapshotReconciler:
                 )
                 return await self.engine.run(job, kube=kube, store=store)
 
-    async def _finalize(self, raw: dict[str, Any], snap: Snapshot) -> None:
+    async def _finalize(self, raw: dict[str, Any], snap: Snapshot) -> Requeue | None:
+        """Delete the archive, then let the Snapshot go; while a Restore reads it, wait."""
         if not snap.has_finalizer:
-            return
+            return None
+        reading = readers.readers(snap.name, self._restores(), claims=self.ctx.reading)
+        if reading:
+            if self._held.get(snap.name) != reading:
+                self._held[snap.name] = reading
+                await self.ctx.events.record(
+                    raw,
+                    kind=KIND,
+                    reason="DeletionWaiting",
+                    message=f"archive kept until Restore {', '.join(reading)} no longer reads it",
+                )
+            return Requeue(after=_READERS_POLL)
+        self._held.pop(snap.name, None)
         try:
             subject = Subject(KIND, raw)
             async with self.ctx.stores(self.ctx, snap.spec.objectstore_config, subject=subject) as store:
@@ -234,3 +253,21 @@ class SnapshotReconciler:
             message = f"archive not deleted: {exc.reason}"
         await self.ctx.events.record(raw, kind=KIND, reason="Deleted", message=message)
         await self.ctx.remove_finalizer(KIND, raw)
+        return None
+
+    def _restores(self) -> list[readers.RestoreFacts]:
+        """The cached Restores, as :func:`k8ssnap.domain.readers.readers` sees them."""
+        found = []
+        for raw in self.ctx.informers[constants.RESTORE.plural].list():
+            spec, state = raw.get("spec") or {}, raw.get("status") or {}
+            phase = state.get("phase") or ""
+            found.append(
+                readers.RestoreFacts(
+                    name=str(raw["metadata"]["name"]),
+                    active=phase == constants.PHASE_IN_PROGRESS,
+                    waiting=phase in (constants.PHASE_NEW, constants.PHASE_IN_QUEUE),
+                    named=str(spec.get("snapshotName") or ""),
+                    claimed=str(state.get("snapshotName") or ""),
+                )
+            )
+        return found

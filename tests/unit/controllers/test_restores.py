@@ -168,6 +168,44 @@ async def test_a_snapshot_not_completed_fails_the_restore(w: World, store: FakeS
     assert engine.jobs == []
 
 
+async def test_a_snapshot_being_deleted_is_never_claimed(w: World, store: FakeStores) -> None:
+    w.put(
+        constants.SNAPSHOT, snapshot(phase="Completed", deleting=True, status=completed_snapshot()["status"])
+    )
+    w.put(RST, restore(phase="InQueue"))
+    engine = FakeRestoreEngine(result=restore_result())
+
+    await reconciler(w, engine).reconcile(KEY)
+
+    [patch] = w.kube.writes()
+    assert (patch.body["status"]["phase"], patch.body["status"]["reason"]) == (
+        "Failed",
+        "Snapshot 'snap' is being deleted",
+    )
+    assert engine.jobs == []
+    assert w.ctx.reading == {}
+
+
+@pytest.mark.parametrize("error", [None, errors.ArchiveError("archive checksum mismatch")])
+async def test_a_restore_is_a_reader_of_its_snapshot_from_claim_to_the_end_of_its_run(
+    w: World, store: FakeStores, error: Exception | None
+) -> None:
+    seen: list[dict[str, str]] = []
+
+    class Watching(FakeRestoreEngine):
+        async def run(self, job: Any, **kwargs: Any) -> Any:
+            seen.append(dict(w.ctx.reading))
+            return await super().run(job, **kwargs)
+
+    w.put(constants.SNAPSHOT, completed_snapshot())
+    w.put(RST, restore(phase="InQueue"))
+
+    await reconciler(w, Watching(result=restore_result(), error=error)).reconcile(KEY)
+
+    assert seen == [{"rst": "snap"}]
+    assert w.ctx.reading == {}
+
+
 @pytest.mark.parametrize(
     ("preference", "reason"),
     [

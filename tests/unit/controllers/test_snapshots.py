@@ -24,6 +24,7 @@ from tests.unit.controllers.fakes import (
     FakeSnapshotEngine,
     World,
     merged,
+    restore,
     snapshot,
     snapshot_outcome,
     ts,
@@ -481,6 +482,60 @@ async def test_deleting_removes_archive_and_record_then_the_finalizer(w: World, 
     assert w.kube.writes() == [finalizer_patch([KEEP])]
     assert w.kube.events() == [("Normal", "Deleted", "archive deleted")]
     assert engine.jobs == []
+
+
+@pytest.mark.parametrize(
+    ("phase", "spec", "state"),
+    [
+        ("InProgress", {"snapshotName": "snap"}, {}),
+        ("InProgress", {"latest": {"schedule": "nightly"}}, {"snapshotName": "snap"}),
+        ("InQueue", {"snapshotName": "snap"}, {}),
+        ("", {"snapshotName": "snap"}, {}),
+    ],
+)
+async def test_deleting_waits_while_a_restore_reads_the_archive(
+    w: World, store: FakeStores, phase: str, spec: dict[str, Any], state: dict[str, Any]
+) -> None:
+    """Expiry, pruning or a user's delete must not pull the archive from under a Restore."""
+    store.bucket.add("team/snap.tgz", b"archive")
+    w.put(SNAP, snapshot(phase="Completed", deleting=True))
+    w.put(constants.RESTORE, restore("reader", phase=phase, spec=spec, status=state))
+    rec = reconciler(w)
+
+    for _ in range(2):
+        assert_requeue_near(await rec.reconcile(KEY), 5.0)
+
+    assert store.bucket.deleted() == []
+    assert w.kube.writes() == []
+    assert w.kube.events() == [
+        ("Normal", "DeletionWaiting", "archive kept until Restore reader no longer reads it")
+    ]
+
+    w.put(constants.RESTORE, restore("reader", phase="Completed", spec=spec, status={"snapshotName": "snap"}))
+    assert await rec.reconcile(KEY) is None
+    assert "team/snap.tgz" in store.bucket.deleted()
+    assert w.kube.writes() == [finalizer_patch([])]
+
+
+async def test_deleting_waits_for_a_restore_claimed_before_the_cache_shows_it(
+    w: World, store: FakeStores
+) -> None:
+    w.put(SNAP, snapshot(phase="Completed", deleting=True))
+    w.put(constants.RESTORE, restore("other", phase="Completed"))
+    w.ctx.reading["fresh"] = "snap"
+
+    assert_requeue_near(await reconciler(w).reconcile(KEY), 5.0)
+    assert store.bucket.deleted() == []
+
+
+async def test_restores_of_other_snapshots_do_not_hold_a_deletion(w: World, store: FakeStores) -> None:
+    w.put(SNAP, snapshot(phase="Completed", deleting=True))
+    w.put(constants.RESTORE, restore("r1", phase="InProgress", spec={"snapshotName": "another"}))
+    w.put(constants.RESTORE, restore("r2", phase="InQueue", spec={"snapshotName": "another"}))
+    w.ctx.reading["r3"] = "another"
+
+    assert await reconciler(w).reconcile(KEY) is None
+    assert w.kube.writes() == [finalizer_patch([])]
 
 
 async def test_deleting_without_our_finalizer_does_nothing(w: World, store: FakeStores) -> None:
