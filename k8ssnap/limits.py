@@ -40,6 +40,10 @@ MAX_JSON_CONTAINERS: Final = 1 << 18
 MAX_JSON_COMMAS: Final = 1 << 20
 """Most ``,`` bytes in one archived object: bounds the element count the parser can be made to build."""
 
+MAX_API_ANSWER: Final = 1024 * MiB
+"""Largest API answer after gzip is undone: far above a LIST page of 500 objects of etcd's
+largest size (~750 MiB); a small gzip body that inflates beyond it is refused, not followed."""
+
 SPOOL_INFLATION: Final = 200
 """Spool bytes allowed per compressed archive byte (real archives inflate 5-30x)."""
 

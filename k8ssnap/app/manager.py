@@ -39,6 +39,8 @@ from k8ssnap.domain import stores
 from k8ssnap.kube.api import KubeApi
 from k8ssnap.kube.listwatch import LeaseStore, ResourceListWatcher
 from k8ssnap.restore.engine import RestoreEngine
+from k8ssnap.runtime import memory
+from k8ssnap.runtime.clock import Clock
 from k8ssnap.runtime.controller import Controller, Requeue
 from k8ssnap.runtime.delaying import RateLimitingQueue
 from k8ssnap.runtime.informer import Informer
@@ -218,6 +220,7 @@ class Manager:
                     if self.settings.restore_snapshots:
                         await keeper.restore_snapshots()
                     tasks = [group.create_task(c.run(), name=f"controller-{c.name}") for c in controllers]
+                    running.append(group.create_task(_settle_memory(ctx.clock), name="memory"))
                     if self.settings.housekeep_store:
                         tasks.append(group.create_task(keeper.run(), name="housekeeping"))
                     await asyncio.gather(*tasks)
@@ -246,6 +249,12 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The first real error of a TaskGroup, so that its own traceback is what gets logged."""
     first = group.exceptions[0]
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+async def _settle_memory(clock: Clock, *, after: float = 2.0) -> None:
+    """Once the first reconciles after start-up are done, give their garbage back."""
+    await clock.sleep(after)
+    memory.give_back()
 
 
 def _enqueue_on_change(

@@ -60,6 +60,9 @@ _OCTAL_11_MAX: Final = 0o77777777777
 _HEAD: Final = b"0000644\0" + b"0000000\0" * 2  # mode, uid, gid
 _REST: Final = b"0" + bytes(100) + tarfile.POSIX_MAGIC + bytes(64 + 16 + 167)
 """Type, link name, magic and version, user and group names, device numbers, prefix, padding."""
+_FIXED_SUM: Final = sum(_HEAD) + sum(b" " * 8) + sum(_REST)
+"""The checksum's share of the fields every header has alike (the checksum field counts as spaces)."""
+_NULS: Final = bytes(_USTAR_MAX_NAME)
 
 
 def encode_header(name: str, size: int, *, mtime: int) -> bytes:
@@ -82,19 +85,10 @@ def _ustar_header(name: str, size: int, mtime: int) -> bytes | None:
     if not 0 <= mtime <= _OCTAL_11_MAX:
         return None
     raw = name.encode("ascii")
-    block = b"".join(
-        (
-            raw,
-            bytes(_USTAR_MAX_NAME - len(raw)),
-            _HEAD,
-            b"%011o\0" % size,
-            b"%011o\0" % mtime,
-            b"        ",
-            _REST,
-        )
-    )
-    checksum = sum(block)  # the checksum field counts as eight spaces
-    return block[:148] + b"%06o\0 " % checksum + block[156:]
+    size_field = b"%011o\0" % size
+    mtime_field = b"%011o\0" % mtime
+    checksum = _FIXED_SUM + sum(raw) + sum(size_field) + sum(mtime_field)  # NULs add nothing
+    return b"".join((raw, _NULS[len(raw) :], _HEAD, size_field, mtime_field, b"%06o\0 " % checksum, _REST))
 
 
 def _tarfile_header(name: str, size: int, mtime: int) -> bytes:

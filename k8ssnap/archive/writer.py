@@ -204,7 +204,9 @@ class ArchiveWriter:
         """Write the index and the end of the archive; return the remaining output."""
         self._check_open()
         tar = self._tar_start()
-        index = ArchiveIndex.build(snapshot_name=self._snapshot, meta=meta, paths=self._paths)
+        index = ArchiveIndex.build(
+            snapshot_name=self._snapshot, meta=meta, paths=self._paths, counts=self._counts
+        )
         tar += self._tar_member(layout.index_name(self._snapshot), index.to_json())
         tar += tarstream.encode_end(self._tar_bytes)
         self._index = index

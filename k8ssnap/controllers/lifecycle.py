@@ -47,6 +47,7 @@ from k8ssnap.api import constants, status
 from k8ssnap.controllers import attempts, outcomes
 from k8ssnap.controllers.context import Context, Subject
 from k8ssnap.kube.api import KubeApi
+from k8ssnap.runtime import memory
 from k8ssnap.runtime.controller import Requeue
 from k8ssnap.runtime.metrics import Registry
 from k8ssnap.store.snapshots import SnapshotStore
@@ -219,6 +220,8 @@ class Lifecycle(Generic[J, R]):
             log.exception("%s %s failed unexpectedly", self.kind.kind.kind, raw["metadata"]["name"])
             await self._fail(raw, job, f"internal error: {type(exc).__name__}: {exc}", started)
             return
+        finally:
+            memory.give_back()  # the job's buffers are garbage now; return them
         try:
             done = self.kind.report(job, result)
             elapsed = time.monotonic() - started
