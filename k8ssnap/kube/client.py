@@ -63,8 +63,10 @@ class KubeClient:
         auth: AuthHeaders,
         max_connections: int,
         tls_verified: bool = True,
+        max_answer: int = limits.MAX_API_ANSWER,
     ) -> None:
         self._auth = auth
+        self._max_answer = max_answer
         self._transport = transport.open_transport(endpoint, max_connections=max_connections)
         self._session: aiohttp.ClientSession = self._transport.session
         self.host: str = endpoint.host
@@ -75,7 +77,12 @@ class KubeClient:
 
     @classmethod
     async def from_kubeconfig_text(
-        cls, text: str, *, max_connections: int = 64, allow_insecure_tls: bool = False
+        cls,
+        text: str,
+        *,
+        max_connections: int = 64,
+        allow_insecure_tls: bool = False,
+        max_answer: int = limits.MAX_API_ANSWER,
     ) -> KubeClient:
         """Connect with an inline kubeconfig from a custom resource (``spec.kubeconfig`` or a
         Secret): inline data only, see :mod:`k8ssnap.kube.kubeconfig`. ``allow_insecure_tls``
@@ -92,7 +99,13 @@ class KubeClient:
         async def auth() -> Mapping[str, str]:
             return headers
 
-        return cls(endpoint, auth=auth, max_connections=max_connections, tls_verified=loaded.tls_verified)
+        return cls(
+            endpoint,
+            auth=auth,
+            max_connections=max_connections,
+            tls_verified=loaded.tls_verified,
+            max_answer=max_answer,
+        )
 
     @classmethod
     async def from_kubeconfig_file(
@@ -175,7 +188,7 @@ class KubeClient:
             raise errors.ApiRetriable(
                 f"{what}: cannot reach the API server at {self.host}: {exc!r}"
             ) from None
-        data = await _decoded(data, encoding, what=what)
+        data = await _decoded(data, encoding, limit=self._max_answer, what=what)
         if status >= 300:
             raise errormap.from_response(status=status, body=data, what=what)
         return data
@@ -245,7 +258,7 @@ class KubeClient:
             raise errors.ApiRetriable(f"{what}: connection lost: {exc!r}") from None
 
 
-async def _decoded(data: bytes, encoding: str, *, what: str) -> bytes:
+async def _decoded(data: bytes, encoding: str, *, limit: int, what: str) -> bytes:
     """The answer ``data`` with its ``Content-Encoding`` undone (gzip, or none)."""
     if encoding in ("", "identity"):
         return data
@@ -254,8 +267,8 @@ async def _decoded(data: bytes, encoding: str, *, what: str) -> bytes:
             f"{what}: the API server answered in an encoding not asked for: {encoding!r}"
         )
     if len(data) <= _INLINE_INFLATE:
-        return gunzip(data, limit=limits.MAX_API_ANSWER, what=what)
-    return await asyncio.to_thread(gunzip, data, limit=limits.MAX_API_ANSWER, what=what)
+        return gunzip(data, limit=limit, what=what)
+    return await asyncio.to_thread(gunzip, data, limit=limit, what=what)
 
 
 def gunzip(data: bytes, *, limit: int, what: str) -> bytes:
