@@ -103,6 +103,8 @@ class RestoreReconciler:
             return None
         if restore.deleting:
             return None
+        if restore.status.phase not in (constants.PHASE_IN_QUEUE, constants.PHASE_IN_PROGRESS):
+            self.ctx.reading.pop(key.name, None)  # a claim whose InProgress write never landed
         return await self._lifecycle.step(
             raw, restore, phase=restore.status.phase, available_until=restore.spec.available_until
         )

@@ -186,6 +186,18 @@ async def test_a_snapshot_being_deleted_is_never_claimed(w: World, store: FakeSt
     assert w.ctx.reading == {}
 
 
+@pytest.mark.parametrize("phase", ["Completed", "Failed"])
+async def test_a_claim_left_behind_by_a_lost_write_is_dropped_once_the_restore_is_final(
+    w: World, phase: str
+) -> None:
+    w.ctx.reading["rst"] = "snap"
+    w.put(RST, restore(phase=phase))
+
+    await reconciler(w).reconcile(KEY)
+
+    assert w.ctx.reading == {}
+
+
 @pytest.mark.parametrize("error", [None, errors.ArchiveError("archive checksum mismatch")])
 async def test_a_restore_is_a_reader_of_its_snapshot_from_claim_to_the_end_of_its_run(
     w: World, store: FakeStores, error: Exception | None
