@@ -216,13 +216,13 @@ class Velero:
         ]
         if sync_period:
             argv.append(f"--backup-sync-period={sync_period}")
-        os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(self.credentials)
         running = process.launch(
             f"velero-{cluster.name}",
             argv,
             log=cluster.folder / "velero-server.log",
             ready=process.ReadyCheck(url=f"http://127.0.0.1:{metrics}/metrics"),
             timeout=120,
+            env={"AWS_SHARED_CREDENTIALS_FILE": str(self.credentials)},
         )
         sampler = GroupRss(running.pgid)
         sampler.start()

@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,13 +69,21 @@ class Running:
     ready: ReadyCheck
 
 
-def launch(name: str, argv: list[str], *, log: Path, ready: ReadyCheck, timeout: float) -> Running:
+def launch(
+    name: str,
+    argv: list[str],
+    *,
+    log: Path,
+    ready: ReadyCheck,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> Running:
     """Start ``argv`` in a new session and wait until ``ready`` passes.
 
-    On failure the process group is stopped and :class:`StartError` quotes
-    the log, which is kept.
+    ``env`` adds to this process's environment. On failure the process group
+    is stopped and :class:`StartError` quotes the log, which is kept.
     """
-    running = start(name, argv, log=log, ready=ready)
+    running = start(name, argv, log=log, ready=ready, env=env)
     try:
         wait_ready(running, running.ready, timeout=timeout)
     except BaseException:
@@ -90,8 +98,10 @@ def restart(running: Running, *, timeout: float = 180) -> Running:
     return launch(running.name, list(running.argv), log=running.log, ready=running.ready, timeout=timeout)
 
 
-def start(name: str, argv: list[str], *, log: Path, ready: ReadyCheck) -> Running:
-    """Start ``argv`` in a new session, appending its output to ``log``."""
+def start(
+    name: str, argv: list[str], *, log: Path, ready: ReadyCheck, env: Mapping[str, str] | None = None
+) -> Running:
+    """Start ``argv`` in a new session, appending its output to ``log``; ``env`` adds to the environment."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -100,6 +110,7 @@ def start(name: str, argv: list[str], *, log: Path, ready: ReadyCheck) -> Runnin
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
     return Running(name=name, pgid=proc.pid, log=log, argv=tuple(argv), ready=ready)
 
