@@ -91,3 +91,4 @@ async def test_unknown_checksum_and_size_check_integrity_only(tmp_path: Path) ->
         )
     assert intake.summary.sha256 == hashlib.sha256(RAW).hexdigest()
     assert intake.summary.size == len(RAW)
+    assert intake.summary.index is None  # checked, then let go: a restore does not need its paths
