@@ -21,6 +21,7 @@ sorted keys, so equal values serialise to equal bytes.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,7 +152,9 @@ class ArchiveIndex:
         """ArchiveError unless total, counts and sorted unique paths agree."""
         if self.version != FORMAT_VERSION:
             raise ArchiveError(f"unknown archive format version {self.version}")
-        if total != len(self.paths) or list(self.paths) != sorted(set(self.paths)):
+        # strictly increasing is sorted and unique, checked without a sorted copy or a set
+        # of every path (10 MB at 140,000 objects, at the peak of a restore's memory)
+        if total != len(self.paths) or not all(a < b for a, b in itertools.pairwise(self.paths)):
             raise ArchiveError("archive index paths are not sorted, unique and counted")
         try:
             counts = count_paths(self.paths)

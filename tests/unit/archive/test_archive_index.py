@@ -74,6 +74,7 @@ def test_index_json() -> None:
         ({"snapshotTimestamp": "yesterday"}, "snapshotTimestamp"),
         ({"paths": ["/api/v1/namespaces/a"]}, "counted"),
         ({"paths": list(reversed(sorted(PATHS)))}, "sorted"),
+        ({"paths": [sorted(PATHS)[0], *sorted(PATHS)[:2]]}, "unique"),  # a duplicate, still in order
         ({"paths": [*sorted(PATHS)[:2], "/nope"]}, "bad path"),
         ({"counts": {"v1/pods": 3}}, "counts"),
         ({"counts": {"v1/pods": "3"}}, "integers"),
