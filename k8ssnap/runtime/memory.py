@@ -3,8 +3,8 @@
 A snapshot or restore of a large cluster grows the heap (pages, batches,
 buffers) and CPython's allocator and glibc's malloc keep what they got:
 without this, a controller that once snapshotted 140,000 objects idles at its
-peak for the rest of its life. After each job, and once after start-up,
-:func:`give_back` collects garbage and asks glibc to return free heap pages
+peak for the rest of its life. After each job, after each housekeeping pass and
+once after start-up, :func:`give_back` collects garbage and asks glibc to return free heap pages
 (``malloc_trim``); on a C library without it (musl), it only collects.
 """
 
@@ -13,10 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import logging
 from collections.abc import Callable
-
-log = logging.getLogger(__name__)
 
 
 def _trimmer() -> Callable[[int], int] | None:
