@@ -42,7 +42,7 @@ from typing import Any
 from bench import environment
 from bench.report import Measure
 from k8ssnap import errors
-from k8ssnap.devenv import build, cache, process
+from k8ssnap.devenv import build, process
 from k8ssnap.devenv.env import EnvironmentInfo
 from k8ssnap.kube.client import KubeClient
 
@@ -68,27 +68,23 @@ class Binaries:
 
 def ensure_binaries() -> Binaries:
     """Build (or find in the cache) ``velero`` and ``velero-plugin-for-aws``."""
-    root = cache.repo_root() / "tools"
-    velero_dir = cache.bin_dir("velero", VELERO_VERSION)
-    if not (velero_dir / "velero").is_file():
-        build.build_into(
-            module_dir=root / "velero-bin",
-            target=velero_dir,
-            names=("velero",),
-            packages=["github.com/vmware-tanzu/velero/cmd/velero"],
-            ldflags=f"-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version={VELERO_VERSION}",
-            env=_GO_ENV,
-        )
-    plugin_dir = cache.bin_dir("velero-plugin-for-aws", AWS_PLUGIN_VERSION)
-    if not (plugin_dir / "velero-plugin-for-aws").is_file():
-        build.build_into(
-            module_dir=root / "velero-aws-plugin",
-            target=plugin_dir,
-            names=("velero-plugin-for-aws",),
-            packages=["github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws"],
-            ldflags="-s -w",
-            env=_GO_ENV,
-        )
+    velero_dir = build.ensure_built(
+        "velero",
+        VELERO_VERSION,
+        module="velero-bin",
+        names=("velero",),
+        packages=["github.com/vmware-tanzu/velero/cmd/velero"],
+        ldflags=f"-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version={VELERO_VERSION}",
+        env=_GO_ENV,
+    )
+    plugin_dir = build.ensure_built(
+        "velero-plugin-for-aws",
+        AWS_PLUGIN_VERSION,
+        module="velero-aws-plugin",
+        names=("velero-plugin-for-aws",),
+        packages=["github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws"],
+        env=_GO_ENV,
+    )
     return Binaries(velero=velero_dir / "velero", plugin_dir=plugin_dir)
 
 

@@ -184,13 +184,13 @@ class RestoreOutcome:
         """Each list's length before any cut."""
         if self.counts is not None:
             return self.counts
-        return ResultCounts(
-            excluded=len(self.excluded),
-            created=len(self.created),
-            updated=len(self.updated),
-            already_existed=len(self.already_existed),
-            failed=len(self.failed),
-            converted=len(self.converted),
+        return ResultCounts.of(
+            excluded=self.excluded,
+            created=self.created,
+            updated=self.updated,
+            already_existed=self.already_existed,
+            failed=self.failed,
+            converted=self.converted,
         )
 
 

@@ -188,6 +188,31 @@ def build_into(
         _say(f"built {what} in {_elapsed(time.monotonic() - started)}")
 
 
+def ensure_built(
+    component: str,
+    version: str,
+    *,
+    module: str,
+    names: tuple[str, ...],
+    packages: list[str],
+    ldflags: str = "-s -w",
+    env: Mapping[str, str] | None = None,
+) -> Path:
+    """The cache folder of ``component`` at ``version`` holding ``names``, built from the
+    wrapper module ``tools/<module>`` the first time (see :func:`build_into`)."""
+    target = cache.bin_dir(component, version)
+    if not _complete(target, names):
+        build_into(
+            module_dir=cache.repo_root() / "tools" / module,
+            target=target,
+            names=names,
+            packages=packages,
+            ldflags=ldflags,
+            env=env,
+        )
+    return target
+
+
 def ensure_kubernetes(version: str = versions.KUBERNETES_VERSION) -> Path:
     """Return the folder with kube-apiserver, kube-controller-manager and kubectl.
 
@@ -268,16 +293,9 @@ def ensure_pause(version: str = versions.KUBERNETES_VERSION) -> Path:
 
 def ensure_etcd(version: str = versions.ETCD_VERSION) -> Path:
     """Return the folder with an etcd binary of ``version``, building it once."""
-    target = cache.bin_dir("etcd", version)
-    if not _complete(target, ETCD_BINARIES):
-        build_into(
-            module_dir=cache.repo_root() / "tools" / "etcd-bin",
-            target=target,
-            names=ETCD_BINARIES,
-            packages=["go.etcd.io/etcd/server/v3"],
-            ldflags="-s -w",
-        )
-    return target
+    return ensure_built(
+        "etcd", version, module="etcd-bin", names=ETCD_BINARIES, packages=["go.etcd.io/etcd/server/v3"]
+    )
 
 
 def ensure_etcdutl(version: str = versions.ETCD_VERSION) -> Path:
@@ -286,16 +304,13 @@ def ensure_etcdutl(version: str = versions.ETCD_VERSION) -> Path:
     Its own wrapper module (``tools/etcdutl-bin``) and cache entry, so adding
     it neither rebuilds nor changes the etcd binary other clones cached.
     """
-    target = cache.bin_dir("etcdutl", version)
-    if not _complete(target, ETCDUTL_BINARIES):
-        build_into(
-            module_dir=cache.repo_root() / "tools" / "etcdutl-bin",
-            target=target,
-            names=ETCDUTL_BINARIES,
-            packages=["go.etcd.io/etcd/etcdutl/v3"],
-            ldflags="-s -w",
-        )
-    return target
+    return ensure_built(
+        "etcdutl",
+        version,
+        module="etcdutl-bin",
+        names=ETCDUTL_BINARIES,
+        packages=["go.etcd.io/etcd/etcdutl/v3"],
+    )
 
 
 def ensure_age(version: str = versions.AGE_VERSION) -> Path:
@@ -304,16 +319,14 @@ def ensure_age(version: str = versions.AGE_VERSION) -> Path:
     Not used by k8ssnap itself (it encrypts through pyrage); the tests use them to
     prove an archive decrypts without k8ssnap, as docs/encryption.md tells people to.
     """
-    target = cache.bin_dir("age", version)
-    if not _complete(target, AGE_BINARIES):
-        build_into(
-            module_dir=cache.repo_root() / "tools" / "age-bin",
-            target=target,
-            names=AGE_BINARIES,
-            packages=[f"filippo.io/age/cmd/{name}" for name in AGE_BINARIES],
-            ldflags=f"-s -w -X main.Version={version}",
-        )
-    return target
+    return ensure_built(
+        "age",
+        version,
+        module="age-bin",
+        names=AGE_BINARIES,
+        packages=[f"filippo.io/age/cmd/{name}" for name in AGE_BINARIES],
+        ldflags=f"-s -w -X main.Version={version}",
+    )
 
 
 def ensure_all(kubernetes: tuple[str, ...] = (versions.KUBERNETES_VERSION,)) -> dict[str, Path]:

@@ -10,6 +10,7 @@ whole list in sorted order, the ones a status would have shown.
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass
 
 
@@ -23,6 +24,27 @@ class ResultCounts:
     already_existed: int = 0
     failed: int = 0
     converted: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        excluded: Sized,
+        created: Sized,
+        updated: Sized,
+        already_existed: Sized,
+        failed: Sized,
+        converted: Sized,
+    ) -> ResultCounts:
+        """The counts of lists that were never cut: their lengths."""
+        return cls(
+            excluded=len(excluded),
+            created=len(created),
+            updated=len(updated),
+            already_existed=len(already_existed),
+            failed=len(failed),
+            converted=len(converted),
+        )
 
 
 class SortedPrefix:
