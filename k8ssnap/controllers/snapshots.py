@@ -259,7 +259,7 @@ class SnapshotReconciler:
         """The cached Restores, as :func:`k8ssnap.domain.readers.readers` sees them."""
         found = []
         for raw in self.ctx.informers[constants.RESTORE.plural].list():
-            spec, state = raw.get("spec") or {}, raw.get("status") or {}
+            spec, state = _mapping(raw.get("spec")), _mapping(raw.get("status"))
             phase = state.get("phase") or ""
             found.append(
                 readers.RestoreFacts(
@@ -271,3 +271,8 @@ class SnapshotReconciler:
                 )
             )
         return found
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else empty: one odd Restore must not stop a deletion."""
+    return value if isinstance(value, dict) else {}

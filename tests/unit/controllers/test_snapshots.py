@@ -528,6 +528,18 @@ async def test_deleting_waits_for_a_restore_claimed_before_the_cache_shows_it(
     assert store.bucket.deleted() == []
 
 
+async def test_a_restore_with_an_odd_spec_or_status_does_not_stop_a_deletion(
+    w: World, store: FakeStores
+) -> None:
+    w.put(SNAP, snapshot(phase="Completed", deleting=True))
+    odd = restore("odd", phase="InProgress")
+    odd["spec"], odd["status"] = ["not", "an", "object"], "InProgress"
+    w.put(constants.RESTORE, odd)
+
+    assert await reconciler(w).reconcile(KEY) is None
+    assert w.kube.writes() == [finalizer_patch([])]
+
+
 async def test_restores_of_other_snapshots_do_not_hold_a_deletion(w: World, store: FakeStores) -> None:
     w.put(SNAP, snapshot(phase="Completed", deleting=True))
     w.put(constants.RESTORE, restore("r1", phase="InProgress", spec={"snapshotName": "another"}))
